@@ -1,0 +1,114 @@
+"""The AvidTrak API contract, in one place.
+
+Every name here mirrors ../shared/avidtrak-api.md. Names marked *assumed* could not be
+confirmed from AvidTrak's public REST page (the report sections were unreachable): they
+are modelled on the documented SOAP API and listed in the README so a user with a live
+account can check them. Change them here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, List, Mapping, Optional
+
+# Endpoint (documented).
+API_PATH = "/webservice/api.php"
+API_SCRIPT = "api.php"
+PARAM_PIN = "pincode"
+PARAM_METHOD = "method"
+PARAM_FORMAT = "format"
+FORMAT_JSON = "json"
+
+# Report methods (assumed).
+METHOD_GEOGRAPHICAL_DATA = "geographical_data"
+METHOD_OFFLINE_PORTAL_CALLS = "offline_portal_calls"
+
+# Date window and paging (assumed, from the SOAP API).
+PARAM_START = "startdate"
+PARAM_END = "enddate"
+REQUEST_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+DAY_START_TIME = "00:00:00"
+DAY_END_TIME = "23:59:59"
+PARAM_USE_PAGING = "use_paging"
+USE_PAGING_ON = "TRUE"
+PARAM_PER_PAGE = "perpage"
+PARAM_PAGE = "page"
+FIRST_PAGE = 1
+MAX_PAGE_SIZE = 500
+
+# Rows (assumed): primary key and cursor of both reports.
+PRIMARY_KEY = "call_id"
+CURSOR_FIELD = "call_date"
+
+# Envelope codes (documented). The docs use both numbers for success and for a bad pin.
+SUCCESS_CODES = frozenset({1, 200})
+NO_DATA_CODE = 0
+AUTH_REQUIRED_CODE = 3
+AUTH_FAILED_CODES = frozenset({4, 401})
+BAD_FORMAT_CODE = 6
+BAD_METHOD_CODE = 404
+
+
+class MalformedResponse(ValueError):
+    """The body is not an AvidTrak JSON envelope (a proxy page, a cut-off body): transient."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One parsed response: `rows` is empty for code 0 and for every non-success code."""
+
+    code: int
+    status: str
+    rows: List[Mapping[str, Any]]
+
+    @property
+    def is_success(self) -> bool:
+        return self.code in SUCCESS_CODES
+
+    @property
+    def is_no_data(self) -> bool:
+        return self.code == NO_DATA_CODE
+
+
+def parse_envelope(body: bytes) -> Envelope:
+    """Parses `{"code", "status", "data"}`; raises MalformedResponse for anything else.
+
+    `data` may be a list of row objects or null (code 0 sends null). A body whose code is
+    not an integer, or whose data is neither, is malformed, never guessed at.
+    """
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise MalformedResponse(f"the body is not JSON ({_preview(body)})") from error
+    if not isinstance(document, dict):
+        raise MalformedResponse(f"the body is JSON {type(document).__name__}, not an object")
+    code = _parse_code(document.get("code"))
+    status = document.get("status")
+    status = status if isinstance(status, str) else ""
+    data = document.get("data")
+    if data is None or (data == "" and code not in SUCCESS_CODES):
+        return Envelope(code, status, [])
+    if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
+        raise MalformedResponse(f"'data' is {type(data).__name__}, not a list of rows")
+    return Envelope(code, status, data if code in SUCCESS_CODES else [])
+
+
+def _parse_code(raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise MalformedResponse("'code' is a boolean, not an integer")
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+        return int(raw)
+    raise MalformedResponse(f"'code' is {raw!r}, not an integer")
+
+
+def _preview(body: bytes, limit: int = 80) -> str:
+    text = body[:limit].decode("utf-8", errors="replace").strip()
+    return repr(text) if text else "empty body"
+
+
+def is_last_page(envelope: Envelope, page_size: int) -> bool:
+    """The last page is short, empty, or code 0 (the contract's three end markers)."""
+    return envelope.is_no_data or len(envelope.rows) < page_size

@@ -1,0 +1,222 @@
+"""The connector's configuration, validated once into a typed `Settings` object.
+
+The CDK has already checked the config against spec.yaml (types, bounds, patterns) before
+`check` and `read`; this module adds the defaults and the cross-field checks a JSON
+schema cannot express, and raises `ConfigError` with a sentence the user can act on.
+Nothing downstream reads the raw config: streams and the date window take `Settings`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Callable, Mapping, Optional, Tuple, Union
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_avidtrak import api
+
+REPORTS = (api.METHOD_GEOGRAPHICAL_DATA, api.METHOD_OFFLINE_PORTAL_CALLS)
+DEFAULT_BASE_URL = "https://avidtrak.com"
+DEFAULTS = {"timezone": "UTC", "lookback_days": 1, "window_days": 1, "page_size": 500, "num_workers": 3}
+BOUNDS = {"lookback_days": (0, 30), "window_days": (1, 31), "page_size": (1, api.MAX_PAGE_SIZE), "num_workers": (1, 10)}
+MAX_OFFSET_DAYS = 3650
+LOOPBACK_HOSTS = {"localhost"}
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class ConfigError(AirbyteTracedException):
+    """A config the user must fix; raised before any request is sent."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message=message, internal_message=message, failure_type=FailureType.config_error)
+
+
+@dataclass(frozen=True)
+class SpecificDay:
+    day: date
+
+    def resolve(self, today: date) -> date:
+        return self.day
+
+    def describe(self) -> str:
+        return self.day.isoformat()
+
+
+@dataclass(frozen=True)
+class RelativeDay:
+    days_back: int
+
+    def resolve(self, today: date) -> date:
+        return today - timedelta(days=self.days_back)
+
+    def describe(self) -> str:
+        return f"{self.days_back} days back"
+
+
+DayRef = Union[SpecificDay, RelativeDay]
+YESTERDAY = RelativeDay(1)
+
+
+@dataclass(frozen=True)
+class Settings:
+    pin_code: str
+    api_url: str
+    reports: Tuple[str, ...]
+    start: DayRef
+    end: DayRef
+    timezone: ZoneInfo
+    lookback_days: int
+    window_days: int
+    page_size: int
+    num_workers: int
+
+    def today(self, clock: Clock) -> date:
+        """Today in the account's time zone: relative days and "yesterday" count from it."""
+        return clock().astimezone(self.timezone).date()
+
+    def resolve_range(self, today: date) -> Tuple[date, date]:
+        """The configured first and last day (both included), checked against today."""
+        first, last = self.start.resolve(today), self.end.resolve(today)
+        if last > today:
+            raise ConfigError(
+                f"Date To ({last.isoformat()}) is in the future: today is {today.isoformat()} in "
+                f"{self.timezone.key}. Pick a date on or before today."
+            )
+        if first > last:
+            raise ConfigError(
+                f"Date From ({self.start.describe()}, {first.isoformat()}) is after Date To "
+                f"({self.end.describe()}, {last.isoformat()}). Swap them, or for relative dates give "
+                "Date From Offset the larger number of days back."
+            )
+        return first, last
+
+
+def parse_settings(config: Mapping[str, Any], today: Optional[date] = None) -> Settings:
+    """Builds Settings from a raw config; with `today`, also checks the date range."""
+    pin = config.get("pin_code")
+    if not isinstance(pin, str) or not pin.strip():
+        raise ConfigError("The Pin Code is empty. Enter the pin code AvidTrak gave you when you signed up.")
+    start, end = _parse_duration(config.get("duration") or {"mode": "yesterday"})
+    settings = Settings(
+        pin_code=pin.strip(),
+        api_url=api_url_from_base_url(config.get("base_url") or DEFAULT_BASE_URL),
+        reports=_parse_reports(config.get("reports")),
+        start=start,
+        end=end,
+        timezone=_parse_timezone(config.get("timezone") or DEFAULTS["timezone"]),
+        **{name: _bounded_int(config, name) for name in BOUNDS},
+    )
+    if today is not None:
+        settings.resolve_range(today)
+    return settings
+
+
+def api_url_from_base_url(base_url: Any) -> str:
+    """Accepts a host URL (appends /webservice/api.php) or a full URL ending in api.php.
+
+    https is required; plain http only for loopback hosts (a local simulator or tunnel),
+    because the pin code travels in the query string.
+    """
+    if not isinstance(base_url, str) or not base_url.strip():
+        raise ConfigError(f"The Base URL is empty. Enter the URL of your AvidTrak instance, e.g. {DEFAULT_BASE_URL}.")
+    parts = urlsplit(base_url.strip())
+    hint = f"Enter the URL of your AvidTrak instance as https://host, e.g. {DEFAULT_BASE_URL}."
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"The Base URL must start with https:// and name a host. {hint}")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError(f"The Base URL must use https://: the pin code would travel unencrypted over http. {hint}")
+    if parts.username or parts.password:
+        raise ConfigError(f"The Base URL must not contain a user name or password: the pin code is the only credential. {hint}")
+    if parts.query or parts.fragment or base_url.strip().endswith(("?", "#")):
+        raise ConfigError(f"The Base URL must not contain a query string or fragment (?... or #...). {hint}")
+    path = parts.path.rstrip("/")
+    if not path.endswith(api.API_SCRIPT):
+        path += api.API_PATH
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _parse_reports(raw: Any) -> Tuple[str, ...]:
+    if raw is None:
+        return REPORTS
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(f"Select at least one Report: {', '.join(REPORTS)}.")
+    unknown = [report for report in raw if report not in REPORTS]
+    if unknown:
+        raise ConfigError(f"Unknown Report {unknown[0]!r}. Choose from: {', '.join(REPORTS)}.")
+    return tuple(report for report in REPORTS if report in raw)
+
+
+def _parse_timezone(name: Any) -> ZoneInfo:
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"Unknown Time Zone {name!r}. Use an IANA name such as America/New_York or UTC."
+        ) from None
+
+
+def _bounded_int(config: Mapping[str, Any], name: str) -> int:
+    value = config.get(name)
+    value = DEFAULTS[name] if value is None else value
+    low, high = BOUNDS[name]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{_title(name)} must be a whole number from {low} to {high}; got {value!r}.")
+    return value
+
+
+def _title(name: str) -> str:
+    return name.replace("_", " ").title()
+
+
+def _parse_duration(duration: Any) -> Tuple[DayRef, DayRef]:
+    if not isinstance(duration, Mapping):
+        raise ConfigError("Duration must be one of: Default (yesterday), Single date, Date range.")
+    mode = duration.get("mode")
+    if mode == "yesterday":
+        return YESTERDAY, YESTERDAY
+    if mode == "single_date":
+        day = _parse_day_ref(duration.get("report_date"), "Report Date", "specific_date", "date_offset")
+        return day, day
+    if mode == "date_range":
+        first = _parse_day_ref(duration.get("date_from"), "Date From", "specific_date_from", "date_from_offset")
+        last = _parse_day_ref(duration.get("date_to"), "Date To", "specific_date_to", "date_to_offset")
+        return first, last
+    raise ConfigError(f"Unknown Duration mode {mode!r}: use yesterday, single_date or date_range.")
+
+
+def _parse_day_ref(raw: Any, title: str, date_key: str, offset_key: str) -> DayRef:
+    mode = raw.get("mode") if isinstance(raw, Mapping) else None
+    if mode == "specific":
+        return SpecificDay(_parse_date(raw.get(date_key), title))
+    if mode == "relative":
+        offset = raw.get(offset_key)
+        if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET_DAYS:
+            raise ConfigError(f"{title} offset must be a whole number of days back from 0 to {MAX_OFFSET_DAYS}; got {offset!r}.")
+        return RelativeDay(offset)
+    raise ConfigError(f"{title} must be a specific date or a relative number of days back.")
+
+
+def _parse_date(raw: Any, title: str) -> date:
+    try:
+        return datetime.strptime(str(raw), "%Y-%m-%d").date()
+    except ValueError:
+        raise ConfigError(f"{title} {raw!r} is not a real date: use YYYY-MM-DD, e.g. 2026-01-31.") from None

@@ -1,0 +1,165 @@
+"""How each AvidTrak response maps to an action: the CDK's error handler and backoff hooks.
+
+AvidTrak reports errors in the body (`code`) and the HTTP status is not documented to
+mirror it, so the handler reads the body whatever the status. The CDK's HttpClient owns
+the retry loop; this module only decides (ErrorHandler) and says how long to wait
+(BackoffStrategy). Messages name the report, the window and the page, never the URL:
+the pin code travels in the query string.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Optional, Union
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
+
+from source_avidtrak import api
+
+ENVELOPE_ATTRIBUTE = "_avidtrak_envelope"
+TRANSIENT_HTTP_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+CONFIG_HTTP_STATUSES = frozenset({401, 403, 404})
+
+ResponseOrException = Optional[Union[requests.Response, Exception]]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retry budget and backoff. Tests shrink it; production keeps the defaults.
+
+    The CDK's HttpClient sleeps `backoff_time + 1` seconds for a user-defined backoff, so
+    the first retry waits about `base_seconds + 1`, then doubles, never past `cap_seconds + 1`.
+    `Retry-After` is honoured within [`retry_after_floor_seconds`, `cap_seconds`].
+    """
+
+    max_retries: int = 5
+    max_time_seconds: int = 600
+    base_seconds: float = 2.0
+    cap_seconds: float = 120.0
+    retry_after_floor_seconds: float = 1.0
+    connect_timeout_seconds: float = 10.0
+    read_timeout_seconds: float = 120.0
+
+
+def describe_request(request: Optional[requests.PreparedRequest]) -> str:
+    """`geographical_data, 2026-11-01 00:00:00..2026-11-01 23:59:59, page 2` (no pin)."""
+    if request is None or not request.url:
+        return "an AvidTrak request"
+    query = {key: values[0] for key, values in parse_qs(urlsplit(request.url).query).items()}
+    window = f"{query.get(api.PARAM_START, '?')}..{query.get(api.PARAM_END, '?')}"
+    return f"report {query.get(api.PARAM_METHOD, '?')}, window {window}, page {query.get(api.PARAM_PAGE, '1')}"
+
+
+def _request_of(response_or_exception: ResponseOrException) -> Optional[requests.PreparedRequest]:
+    request = getattr(response_or_exception, "request", None)
+    return request if isinstance(request, requests.PreparedRequest) else None
+
+
+class AvidTrakErrorHandler(ErrorHandler):
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._policy = policy
+
+    @property
+    def max_retries(self) -> Optional[int]:
+        return self._policy.max_retries
+
+    @property
+    def max_time(self) -> Optional[int]:
+        return self._policy.max_time_seconds
+
+    def interpret_response(self, response_or_exception: ResponseOrException) -> ErrorResolution:
+        where = describe_request(_request_of(response_or_exception))
+        if isinstance(response_or_exception, requests.Response):
+            return self._interpret(response_or_exception, where)
+        if isinstance(response_or_exception, Exception):
+            kind = type(response_or_exception).__name__
+            return _retry(f"Could not get a response from AvidTrak ({kind}) for {where}.")
+        return _retry(f"No response from AvidTrak for {where}.")
+
+    def _interpret(self, response: requests.Response, where: str) -> ErrorResolution:
+        status = response.status_code
+        if status in TRANSIENT_HTTP_STATUSES:
+            return _retry(f"AvidTrak answered HTTP {status} for {where}.")
+        try:
+            envelope = api.parse_envelope(response.content)
+        except api.MalformedResponse as error:
+            if status in CONFIG_HTTP_STATUSES:
+                return _fail(
+                    f"AvidTrak answered HTTP {status} without an API response for {where}. Check the Base URL: "
+                    f"it should be your AvidTrak instance, e.g. https://avidtrak.com.",
+                    FailureType.config_error,
+                )
+            return _retry(f"AvidTrak sent a response that is not an API response for {where}: {error}.")
+        setattr(response, ENVELOPE_ATTRIBUTE, envelope)
+        return _interpret_envelope(envelope, where)
+
+
+def _interpret_envelope(envelope: api.Envelope, where: str) -> ErrorResolution:
+    code, status = envelope.code, envelope.status or "no status text"
+    if envelope.is_success or envelope.is_no_data:
+        return ErrorResolution(response_action=ResponseAction.SUCCESS)
+    if code == api.AUTH_REQUIRED_CODE or code in api.AUTH_FAILED_CODES:
+        return _fail(
+            f"AvidTrak rejected the pin code (code {code}: {status}). Check the Pin Code in the "
+            "connector's credentials: an agency and each of its clients have separate pin codes.",
+            FailureType.config_error,
+        )
+    if code == api.BAD_METHOD_CODE:
+        return _fail(
+            f"AvidTrak does not know the report method for {where} (code {code}: {status}). The method name "
+            "is an assumption of this connector (see the README); please report it.",
+            FailureType.system_error,
+        )
+    if code == api.BAD_FORMAT_CODE:
+        return _fail(
+            f"AvidTrak refused format={api.FORMAT_JSON} for {where} (code {code}: {status}). Please report it.",
+            FailureType.system_error,
+        )
+    return _fail(f"AvidTrak answered code {code} ({status}) for {where}.", FailureType.system_error)
+
+
+def _retry(message: str) -> ErrorResolution:
+    return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, message)
+
+
+def _fail(message: str, failure_type: FailureType) -> ErrorResolution:
+    return ErrorResolution(ResponseAction.FAIL, failure_type, message)
+
+
+class AvidTrakBackoffStrategy(BackoffStrategy):
+    """Exponential backoff; `Retry-After` (seconds or an HTTP date) wins within the bounds."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._policy = policy
+
+    def backoff_time(self, response_or_exception: ResponseOrException, attempt_count: int) -> Optional[float]:
+        retry_after = _retry_after_seconds(response_or_exception)
+        if retry_after is not None:
+            return min(max(retry_after, self._policy.retry_after_floor_seconds), self._policy.cap_seconds)
+        exponential = self._policy.base_seconds * 2 ** max(attempt_count - 1, 0)
+        return min(exponential, self._policy.cap_seconds)
+
+
+def _retry_after_seconds(response_or_exception: ResponseOrException) -> Optional[float]:
+    if not isinstance(response_or_exception, requests.Response):
+        return None
+    header = response_or_exception.headers.get("Retry-After")
+    if not header:
+        return None
+    try:
+        return float(header)
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (moment - datetime.now(timezone.utc)).total_seconds()

@@ -1,0 +1,11 @@
+"""Console entry point: `source-avidtrak spec|check|discover|read`."""
+
+import sys
+
+from airbyte_cdk.entrypoint import launch
+
+from source_avidtrak.source import SourceAvidtrak
+
+
+def run() -> None:
+    launch(SourceAvidtrak(), sys.argv[1:])

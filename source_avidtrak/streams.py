@@ -1,0 +1,152 @@
+"""The AvidTrak report streams.
+
+`AvidTrakStream` owns everything the reports share: the envelope (through the error
+handler in errors.py), paging, the date window and record typing. Each report is a small
+subclass naming its API method; its JSON schema lives in schemas/<stream name>.json.
+"""
+
+from __future__ import annotations
+
+from abc import ABC
+from datetime import date
+from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from airbyte_cdk.models import SyncMode
+from airbyte_cdk.sources.streams.http import HttpStream
+from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
+
+from source_avidtrak import api
+from source_avidtrak.components import DatetimeWindow, Window
+from source_avidtrak.config import Settings
+from source_avidtrak.errors import ENVELOPE_ATTRIBUTE, AvidTrakBackoffStrategy, AvidTrakErrorHandler, RetryPolicy
+from source_avidtrak.records import RecordTyper
+
+
+class AvidTrakStream(HttpStream, ABC):
+    """One AvidTrak report, read window by window and page by page.
+
+    Subclasses set `method`, the report's API method name (assumed: see api.py).
+    """
+
+    method: str
+    primary_key = api.PRIMARY_KEY
+    cursor_field = api.CURSOR_FIELD
+    state_checkpoint_interval = None
+
+    def __init__(self, settings: Settings, today: date, retry_policy: RetryPolicy, page_size: Optional[int] = None):
+        self._settings = settings
+        self._today = today
+        self._retry_policy = retry_policy
+        self._page_size = page_size or settings.page_size
+        self._window = DatetimeWindow(settings)
+        super().__init__()
+        self._typer = RecordTyper(self.get_json_schema())
+
+    @property
+    def url_base(self) -> str:
+        return self._settings.api_url
+
+    def path(self, **kwargs: Any) -> str:
+        return ""
+
+    def get_error_handler(self) -> ErrorHandler:
+        return AvidTrakErrorHandler(self._retry_policy)
+
+    def get_backoff_strategy(self) -> BackoffStrategy:
+        return AvidTrakBackoffStrategy(self._retry_policy)
+
+    def request_kwargs(self, **kwargs: Any) -> Mapping[str, Any]:
+        policy = self._retry_policy
+        return {"timeout": (policy.connect_timeout_seconds, policy.read_timeout_seconds)}
+
+    def windows(self, sync_mode: SyncMode, stream_state: Optional[Mapping[str, Any]]) -> List[Window]:
+        state = stream_state if sync_mode == SyncMode.incremental else None
+        return self._window.windows(self._today, state)
+
+    def stream_slices(
+        self, sync_mode: SyncMode, cursor_field: Optional[List[str]] = None, stream_state: Optional[Mapping[str, Any]] = None
+    ) -> Iterable[Optional[Mapping[str, Any]]]:
+        windows = self.windows(sync_mode, stream_state)
+        if windows:
+            self.logger.info(
+                f"{self.name}: reading {windows[0].first_day}..{windows[-1].last_day} in {len(windows)} window(s)"
+            )
+        else:
+            self.logger.info(f"{self.name}: nothing to read, the saved state is past the configured Date To")
+        for window in windows:
+            yield window.as_slice()
+
+    def request_params(
+        self,
+        stream_state: Optional[Mapping[str, Any]],
+        stream_slice: Optional[Mapping[str, Any]] = None,
+        next_page_token: Optional[Mapping[str, Any]] = None,
+    ) -> MutableMapping[str, Any]:
+        page = (next_page_token or {}).get(api.PARAM_PAGE, api.FIRST_PAGE)
+        return {
+            api.PARAM_PIN: self._settings.pin_code,
+            api.PARAM_METHOD: self.method,
+            api.PARAM_FORMAT: api.FORMAT_JSON,
+            **Window.from_slice(stream_slice or {}).request_params(),
+            api.PARAM_USE_PAGING: api.USE_PAGING_ON,
+            api.PARAM_PER_PAGE: self._page_size,
+            api.PARAM_PAGE: page,
+        }
+
+    def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
+        if api.is_last_page(self._envelope(response), self._page_size):
+            return None
+        return {api.PARAM_PAGE: _page_of(response) + 1}
+
+    def parse_response(
+        self, response: requests.Response, stream_slice: Optional[Mapping[str, Any]] = None, **kwargs: Any
+    ) -> Iterable[Dict[str, Any]]:
+        envelope = self._envelope(response)
+        if envelope.is_no_data and _page_of(response) == api.FIRST_PAGE:
+            window = Window.from_slice(stream_slice or {}).describe()
+            self.logger.info(f"{self.name}: no calls for {window} (AvidTrak code 0: {envelope.status or 'no data'})")
+        records, problems = self._typer.type_rows(envelope.rows)
+        if problems:
+            self._warn(problems, stream_slice, _page_of(response))
+        return records
+
+    def _warn(self, problems: Mapping[str, int], stream_slice: Optional[Mapping[str, Any]], page: int) -> None:
+        window = Window.from_slice(stream_slice or {}).describe()
+        details = ", ".join(f"{count} without a valid {field}" for field, count in sorted(problems.items()))
+        self.logger.warning(
+            f"{self.name} {window} page {page}: {details}. These rows are emitted anyway; values that could "
+            "not be typed are null, with their raw text under _avidtrak_unparsed."
+        )
+
+    @staticmethod
+    def _envelope(response: requests.Response) -> api.Envelope:
+        envelope = getattr(response, ENVELOPE_ATTRIBUTE, None)
+        return envelope if envelope is not None else api.parse_envelope(response.content)
+
+
+def _page_of(response: requests.Response) -> int:
+    values = parse_qs(urlsplit(response.request.url or "").query).get(api.PARAM_PAGE)
+    return int(values[0]) if values else api.FIRST_PAGE
+
+
+class GeographicalData(AvidTrakStream):
+    """Domo's "Geographical Data" report: one row per call with the caller's location.
+
+    Method and fields are assumed (avidtrak-api.md, "Report methods" and "Rows").
+    """
+
+    method = api.METHOD_GEOGRAPHICAL_DATA
+
+
+class OfflinePortalCalls(AvidTrakStream):
+    """Domo's "Offline Portal Calls" report: calls to offline (print, radio, TV) numbers.
+
+    Method and fields are assumed (avidtrak-api.md, "Report methods" and "Rows").
+    """
+
+    method = api.METHOD_OFFLINE_PORTAL_CALLS
+
+
+STREAMS_BY_METHOD = {stream.method: stream for stream in (GeographicalData, OfflinePortalCalls)}
