@@ -1,7 +1,7 @@
 """The simulated AvidTrak account: its report rows and its answers, without HTTP.
 
 ``AvidTrakAccount.answer`` turns a request's query parameters into the
-envelope (code, status, rows) per /work/shared/avidtrak-api.md, and
+envelope (code, status, rows) per the API contract (avidtrak-api.md), and
 ``render`` writes it the way the PHP service does: JSON as ``json_encode``
 makes it (``\\/`` and ``\\u00e9``), or XML. Where the contract is silent the
 account is strict, to surface connector bugs: dates must be exactly
@@ -54,6 +54,9 @@ DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 FORMATS = ("json", "xml")
 DEFAULT_PERPAGE = 20  # the SOAP API's documented default
 MAX_PERPAGE = 500
+# Not in the contract: longer windows get code 0, so a runaway request fails
+# fast instead of generating decades of rows.
+MAX_WINDOW_DAYS = 3660
 JSON_TYPE = "application/json; charset=UTF-8"
 ROW_BUDGET = 150_000  # encoded rows kept in memory, to bound the day cache
 
@@ -143,6 +146,8 @@ class AvidTrakAccount:
         try:
             start, end = (_parse_date(params.get(key)) for key in ("startdate", "enddate"))
             page, perpage = _paging(params)
+            if (end - start).days >= MAX_WINDOW_DAYS:
+                raise ValueError("window too long")
         except ValueError:
             return 0, "Unknown Error", None
         items = (self.rows if fmt == "xml" else self.encoded_rows)(method, start, end)

@@ -23,7 +23,8 @@ import pytest
 
 from integration_tests.simulator import AvidTrakSimulator, Fault
 from integration_tests.simulator_data import (
-    GEOGRAPHICAL_DATA, GEOGRAPHICAL_FIELDS, OFFLINE_PORTAL_CALLS, OFFLINE_PORTAL_FIELDS, DataSpec, generate_day,
+    GEOGRAPHICAL_DATA, GEOGRAPHICAL_FIELDS, OFFLINE_PORTAL_CALLS, OFFLINE_PORTAL_FIELDS,
+    DataSpec, generate_day,
 )
 
 PIN = "sim-pin-0001"
@@ -94,7 +95,8 @@ def test_given_paging_when_pages_walked_then_last_is_short_and_next_is_code_0(si
     perpage = next(size for size in range(7, 20) if len(rows) % size)
     pages = [api(sim, last=NEXT_DAY, use_paging="TRUE", perpage=perpage, page=page)
              for page in range(1, len(rows) // perpage + 3)]
-    assert [len(p["data"] or []) for p in pages[:-1]] == [perpage] * (len(rows) // perpage) + [len(rows) % perpage]
+    full_pages, rest = divmod(len(rows), perpage)
+    assert [len(p["data"] or []) for p in pages[:-1]] == [perpage] * full_pages + [rest]
     assert [row for p in pages[:-1] for row in p["data"]] == rows
     assert pages[-1] == {"code": 0, "status": "Unknown Error", "data": None}
 
@@ -139,7 +141,8 @@ def test_extra_field_ratio_controls_undocumented_fields():
     days = (DAY, DAY + dt.timedelta(days=9))
     rows = AvidTrakSimulator(extra_field_ratio=0.5, empty_day_ratio=0).rows(OFFLINE_PORTAL_CALLS, *days)
     assert 0.3 < sum("keyword" in row for row in rows) / len(rows) < 0.7
-    assert not any("keyword" in r for r in AvidTrakSimulator(extra_field_ratio=0).rows(GEOGRAPHICAL_DATA, *days))
+    plain = AvidTrakSimulator(extra_field_ratio=0).rows(GEOGRAPHICAL_DATA, *days)
+    assert not any("keyword" in row for row in plain)
 
 
 # -- envelope, encoding and formats ---------------------------------------------
@@ -152,6 +155,7 @@ def test_extra_field_ratio_controls_undocumented_fields():
     ({"startdate": None}, 0, "Unknown Error"),
     ({"enddate": "2024-02-28"}, 0, "Unknown Error"),
     ({"startdate": f"{NEXT_DAY} 00:00:00"}, 0, "Unknown Error"),  # end before start
+    ({"startdate": "2000-01-01 00:00:00"}, 0, "Unknown Error"),  # over MAX_WINDOW_DAYS
     ({"use_paging": "TRUE", "page": "0"}, 0, "Unknown Error"),
     ({"use_paging": "TRUE", "perpage": "many"}, 0, "Unknown Error"),
 ])
@@ -277,7 +281,8 @@ def test_request_log_masks_the_pin_and_records_parameters(sim):
     first, wrong, missing = sim.requests
     assert first == {"path": "/webservice/api.php", "method": OFFLINE_PORTAL_CALLS, "format": "json",
                      "use_paging": "TRUE", "page": 2, "perpage": 50, "startdate": f"{DAY} 00:00:00",
-                     "enddate": f"{DAY} 23:59:59", "pincode": "***", "pin_valid": True, "fault": None, "code": 0}
+                     "enddate": f"{DAY} 23:59:59", "pincode": "***", "pin_valid": True,
+                     "fault": None, "code": 0}
     assert (wrong["pincode"], wrong["pin_valid"], wrong["code"]) == ("***", False, 4)
     assert (missing["pincode"], missing["pin_valid"], missing["code"]) == ("", False, 3)
     assert "wrong-pin" not in repr(sim.requests) and PIN not in repr(sim.requests)
@@ -286,7 +291,8 @@ def test_request_log_masks_the_pin_and_records_parameters(sim):
 
 
 def test_control_api_queues_faults_and_serves_the_log(sim):
-    assert control(sim, "POST", "/__sim__/faults", [{"kind": "rate_limit", "retry_after": "3"}]) == {"added": 1}
+    added = control(sim, "POST", "/__sim__/faults", [{"kind": "rate_limit", "retry_after": "3"}])
+    assert added == {"added": 1}
     assert fetch(sim.api_url, query())[0] == 429
     log = control(sim, "GET", "/__sim__/requests")
     assert [entry["fault"] for entry in log] == ["rate_limit"] and PIN not in json.dumps(log)

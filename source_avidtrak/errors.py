@@ -9,6 +9,7 @@ the pin code travels in the query string.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -153,7 +154,8 @@ def _retry_after_seconds(response_or_exception: ResponseOrException) -> Optional
     if not header:
         return None
     try:
-        return float(header)
+        seconds = float(header)
+        return seconds if math.isfinite(seconds) else None
     except ValueError:
         pass
     try:
