@@ -11,6 +11,7 @@ MAIN_REQUIREMENTS = [
 TEST_REQUIREMENTS = [
     "pytest>=8,<9",
     "pytest-timeout>=2.3,<3",
+    "requests-mock>=1.12,<2",
     "hypothesis>=6.100,<7",
     "docker>=7,<8",
 ]

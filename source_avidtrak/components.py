@@ -95,15 +95,29 @@ class DatetimeWindow:
         return windows
 
 
-def cursor_day_from_state(state: Optional[Mapping[str, Any]]) -> Optional[date]:
-    """The local day of the state's cursor value; None for no state."""
+def cursor_from_state(state: Optional[Mapping[str, Any]]) -> Optional[datetime]:
+    """The state's cursor as a naive account-local date-time; None for no state.
+
+    A zone in a hand-edited state (`...Z`, `+02:00`) is dropped: AvidTrak times are local.
+    """
     value = (state or {}).get(api.CURSOR_FIELD)
     if value in (None, ""):
         return None
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).date()
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).replace(tzinfo=None, microsecond=0)
     except ValueError:
         raise ConfigError(
             f"The saved state has {api.CURSOR_FIELD}={value!r}, which is not a date-time. "
             "Reset the stream's state in Airbyte to sync the configured range again."
         ) from None
+
+
+def cursor_day_from_state(state: Optional[Mapping[str, Any]]) -> Optional[date]:
+    moment = cursor_from_state(state)
+    return None if moment is None else moment.date()
+
+
+def normalized_state(state: Optional[Mapping[str, Any]]) -> Dict[str, str]:
+    """The state in the one format the connector writes: `{"call_date": "2026-11-25T23:59:59"}`."""
+    moment = cursor_from_state(state)
+    return {} if moment is None else {api.CURSOR_FIELD: moment.strftime(SLICE_DATETIME_FORMAT)}

@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping, Optional, Tuple, Union
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -129,8 +130,13 @@ def api_url_from_base_url(base_url: Any) -> str:
     """
     if not isinstance(base_url, str) or not base_url.strip():
         raise ConfigError(f"The Base URL is empty. Enter the URL of your AvidTrak instance, e.g. {DEFAULT_BASE_URL}.")
-    parts = urlsplit(base_url.strip())
     hint = f"Enter the URL of your AvidTrak instance as https://host, e.g. {DEFAULT_BASE_URL}."
+    try:
+        parts = urlsplit(base_url.strip())
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number up to 65535
+        (parts.hostname or "").encode("idna")  # UnicodeError, a ValueError, for an empty or over-long label
+    except ValueError as error:
+        raise ConfigError(f"The Base URL is not a valid URL ({error}). {hint}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"The Base URL must start with https:// and name a host. {hint}")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
@@ -142,7 +148,12 @@ def api_url_from_base_url(base_url: Any) -> str:
     path = parts.path.rstrip("/")
     if not path.endswith(api.API_SCRIPT):
         path += api.API_PATH
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    api_url = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    try:  # what requests would refuse later, mid-sync (e.g. a space in the host)
+        requests.PreparedRequest().prepare_url(api_url, None)
+    except (requests.RequestException, ValueError) as error:
+        raise ConfigError(f"The Base URL is not a valid URL ({error}). {hint}") from None
+    return api_url
 
 
 def _is_loopback(host: str) -> bool:

@@ -58,8 +58,9 @@ def describe_request(request: Optional[requests.PreparedRequest]) -> str:
 
 
 def _request_of(response_or_exception: ResponseOrException) -> Optional[requests.PreparedRequest]:
+    """Duck-typed on `url`: a mocked transport (requests_mock) hands back a request proxy."""
     request = getattr(response_or_exception, "request", None)
-    return request if isinstance(request, requests.PreparedRequest) else None
+    return request if isinstance(getattr(request, "url", None), str) else None
 
 
 class AvidTrakErrorHandler(ErrorHandler):

@@ -8,7 +8,7 @@ Decisions (documented in the README):
 - Fields the schema does not list pass through untouched.
 - A value that cannot be converted to its schema type becomes null and its raw text is
   kept under `_avidtrak_unparsed` (field -> raw), so nothing is lost; the caller warns
-  with a count. A row without `call_id` is emitted too (its key is null) and counted.
+  with a count. A row without `call_id` is emitted too (with no primary key) and counted.
 """
 
 from __future__ import annotations
@@ -30,6 +30,11 @@ def to_integer(value: Any) -> int:
         raise ValueError("boolean")
     if isinstance(value, int):
         return value
+    if isinstance(value, str):
+        try:
+            return int(value)  # exact for any size; float() below would round past 2**53
+        except ValueError:
+            pass
     number = float(value)
     if not number.is_integer():
         raise ValueError(f"{value!r} is not a whole number")

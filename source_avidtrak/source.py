@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from queue import Queue
 from datetime import date, timedelta
 from typing import Any, Iterator, List, Mapping, MutableMapping, Optional, Tuple
 from urllib.parse import quote, quote_plus
@@ -28,6 +29,7 @@ from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSo
 from airbyte_cdk.sources.concurrent_source.concurrent_source_adapter import ConcurrentSourceAdapter
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.message import InMemoryMessageRepository, MessageRepository
+from airbyte_cdk.sources.message.concurrent_repository import ConcurrentMessageRepository
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.sources.streams.concurrent.adapters import StreamFacade
 from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor, CursorField, FinalStateCursor
@@ -38,7 +40,7 @@ from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets, update_secre
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_avidtrak import api
-from source_avidtrak.components import SLICE_DATETIME_FORMAT, SLICE_END, SLICE_START, Window
+from source_avidtrak.components import SLICE_DATETIME_FORMAT, SLICE_END, SLICE_START, Window, normalized_state
 from source_avidtrak.config import Clock, Settings, parse_settings, utc_now
 from source_avidtrak.errors import RetryPolicy
 from source_avidtrak.streams import STREAMS_BY_METHOD, AvidTrakStream
@@ -46,15 +48,27 @@ from source_avidtrak.streams import STREAMS_BY_METHOD, AvidTrakStream
 CHECK_RETRY_POLICY = RetryPolicy(max_retries=1, max_time_seconds=60, base_seconds=1.0, read_timeout_seconds=30.0)
 # Worst first: a sync that failed for several reasons reports the one the user can act on last.
 FAILURE_SEVERITY = (FailureType.system_error, FailureType.transient_error, FailureType.config_error)
+READ_QUEUE_SIZE = 10_000  # the CDK's own bound for the records queue
 
 
-def state_converter() -> CustomFormatConcurrentStreamStateConverter:
-    """State is `{"call_date": "2026-11-25T14:03:00"}`: the newest call of the completed windows."""
-    return CustomFormatConcurrentStreamStateConverter(
-        datetime_format=SLICE_DATETIME_FORMAT,
-        input_datetime_formats=["%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"],
-        cursor_granularity=timedelta(seconds=1),
-    )
+class WindowEndStateConverter(CustomFormatConcurrentStreamStateConverter):
+    """State is `{"call_date": "2026-11-25T23:59:59"}`: the end of the completed windows.
+
+    The CDK's converter reports the newest *record* of the completed windows instead, and
+    falls back to the range start when they hold none: on a report that gets no calls (an
+    account without offline numbers) every nightly sync would re-read from the first day,
+    a range growing forever. The end of the contiguous completed windows is the same
+    guarantee (nothing after it is skipped, nothing incomplete is covered) and it moves on.
+    """
+
+    def _get_latest_complete_time(self, slices: List[MutableMapping[str, Any]]) -> Any:
+        if not slices:
+            raise RuntimeError("The concurrent cursor holds no slice: this is a bug in the connector.")
+        return self.merge_intervals(slices)[0][self.END_KEY]
+
+
+def state_converter() -> WindowEndStateConverter:
+    return WindowEndStateConverter(datetime_format=SLICE_DATETIME_FORMAT, cursor_granularity=timedelta(seconds=1))
 
 
 @dataclass
@@ -123,26 +137,34 @@ class SourceAvidtrak(ConcurrentSourceAdapter):
         settings, today = self.settings(config)
         sync_modes = {configured.stream.name: configured.sync_mode for configured in catalog.streams}
         self._plan = _ReadPlan(settings, today, sync_modes, ConnectorStateManager(state=state))
-        self._concurrent_source = self._concurrent_source_for(settings.num_workers)
+        # Cursors close windows on worker threads. Through the record queue, a window's STATE
+        # follows its last record; through a plain in-memory repository it could overtake the
+        # records still queued, and a crash right after it would lose them.
+        queue: Queue = Queue(maxsize=READ_QUEUE_SIZE)
+        self._message_repository = ConcurrentMessageRepository(queue, InMemoryMessageRepository())
+        self._concurrent_source = self._concurrent_source_for(settings.num_workers, queue)
         try:
             yield from _with_honest_failure_type(super().read(logger, config, catalog, state))
         finally:
             self._plan = None
 
-    def _concurrent_source_for(self, num_workers: int) -> ConcurrentSource:
+    def _concurrent_source_for(self, num_workers: int, queue: Optional[Queue] = None) -> ConcurrentSource:
         generators = max(1, min(num_workers - 1, len(STREAMS_BY_METHOD)))
         logger = logging.getLogger("airbyte")
-        return ConcurrentSource.create(num_workers, generators, logger, self._slice_logger, self.message_repository)
+        return ConcurrentSource.create(
+            num_workers, generators, logger, self._slice_logger, self.message_repository, queue=queue
+        )
 
     def _to_concurrent(self, stream: AvidTrakStream, plan: _ReadPlan) -> Stream:
         logger = logging.getLogger(f"airbyte.{stream.name}")
         if plan.sync_modes.get(stream.name) != SyncMode.incremental:
             cursor = FinalStateCursor(stream.name, stream.namespace, self.message_repository)
             return StreamFacade.create_from_stream(stream, self, logger, {}, cursor)
-        state = plan.state_manager.get_stream_state(stream.name, stream.namespace)
+        state = normalized_state(plan.state_manager.get_stream_state(stream.name, stream.namespace))
         windows = stream.windows(SyncMode.incremental, state)
         converter = state_converter()
-        start = converter.parse_timestamp(windows[0].as_slice()[SLICE_START]) if windows else None
+        # No windows only when the state is past the configured end: the cursor starts (and ends) there.
+        start = converter.parse_timestamp(windows[0].as_slice()[SLICE_START] if windows else state[api.CURSOR_FIELD])
         end = converter.parse_timestamp(windows[-1].as_slice()[SLICE_END]) if windows else start
         cursor = ConcurrentCursor(
             stream_name=stream.name,

@@ -16,6 +16,8 @@ import requests
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.http import HttpStream
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
+from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_avidtrak import api
 from source_avidtrak.components import DatetimeWindow, Window
@@ -77,6 +79,27 @@ class AvidTrakStream(HttpStream, ABC):
             self.logger.info(f"{self.name}: nothing to read, the saved state is past the configured Date To")
         for window in windows:
             yield window.as_slice()
+
+    def read_records(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: Optional[List[str]] = None,
+        stream_slice: Optional[Mapping[str, Any]] = None,
+        stream_state: Optional[Mapping[str, Any]] = None,
+    ) -> Iterable[Mapping[str, Any]]:
+        """When the CDK gives up retrying, its message says "API rate limit exceeded." or
+        "Exhausted available request attempts"; ours names the report, window and page."""
+        try:
+            yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
+        except AirbyteTracedException as error:
+            if isinstance(error.__context__, BaseBackoffException):
+                policy = self._retry_policy
+                error.message = (
+                    f"{error.__context__} Gave up after retrying (at most {policy.max_retries} retries within "
+                    f"{policy.max_time_seconds} s): AvidTrak may be down or limiting requests. The next sync "
+                    "resumes from the last saved state."
+                )
+            raise
 
     def request_params(
         self,

@@ -1,0 +1,237 @@
+"""read over the real entrypoint: the exact requests per Duration mode, paging and state.
+
+Every request is mocked with its full query string (HttpMocker compares all parameters),
+and HttpMocker is strict: an unexpected request fails the read, an unused mock fails the test.
+"""
+
+from airbyte_cdk.models import SyncMode
+from airbyte_cdk.test.mock_http import HttpRequest
+
+from unit_tests.integration.config_builder import (
+    API_URL, GEOGRAPHICAL_DATA, OFFLINE_PORTAL_CALLS, PIN_CODE, ConfigBuilder,
+)
+from unit_tests.integration.harness import error_traces, log_lines, record_data, run_read, state_values
+from unit_tests.integration.request_builder import AvidTrakRequestBuilder
+from unit_tests.integration.response_builder import AvidTrakResponseBuilder, row, rows
+
+NO_CURSOR_STATE = {"__ab_no_cursor_state_message": True}
+
+
+def offline(first_day: str, last_day: str = None, page: int = 1, per_page: int = 500) -> HttpRequest:
+    builder = AvidTrakRequestBuilder.report(OFFLINE_PORTAL_CALLS).with_window(first_day, last_day or first_day)
+    return builder.with_page(page).with_per_page(per_page).build()
+
+
+def config() -> ConfigBuilder:
+    return ConfigBuilder().with_reports(OFFLINE_PORTAL_CALLS).with_num_workers(1)
+
+
+def ok(*data) -> object:
+    return AvidTrakResponseBuilder.success(*data).build()
+
+
+def no_data() -> object:
+    return AvidTrakResponseBuilder.no_data().build()
+
+
+def test_given_default_duration_when_read_then_sends_exact_query_for_yesterday(http_mocker):
+    http_mocker.get(
+        HttpRequest(API_URL, query_params={
+            "pincode": PIN_CODE, "method": "offline_portal_calls", "format": "json",
+            "startdate": "2026-11-25 00:00:00", "enddate": "2026-11-25 23:59:59",
+            "use_paging": "TRUE", "perpage": "500", "page": "1",
+        }),
+        ok(row(OFFLINE_PORTAL_CALLS)),
+    )
+
+    output = run_read(ConfigBuilder().with_reports(OFFLINE_PORTAL_CALLS).build(), OFFLINE_PORTAL_CALLS)
+
+    assert [record["call_id"] for record in record_data(output)] == ["OPC-2001"]
+    assert record_data(output)[0]["duration"] == 187
+    assert error_traces(output) == []
+
+
+def test_given_single_specific_date_when_read_then_requests_that_day(http_mocker):
+    http_mocker.get(offline("2026-11-01"), ok(row(OFFLINE_PORTAL_CALLS, call_date="2026-11-01 08:00:00")))
+
+    output = run_read(config().with_single_date("2026-11-01").build(), OFFLINE_PORTAL_CALLS)
+
+    assert [record["call_date"] for record in record_data(output)] == ["2026-11-01T08:00:00"]
+
+
+def test_given_single_relative_date_offset_0_when_read_then_requests_today(http_mocker):
+    http_mocker.get(offline("2026-11-26"), no_data())
+
+    output = run_read(config().with_single_date(0).build(), OFFLINE_PORTAL_CALLS)
+
+    assert record_data(output) == [] and error_traces(output) == []
+
+
+def test_given_specific_range_and_window_days_when_read_then_windows_in_order(http_mocker):
+    http_mocker.get(offline("2026-11-20", "2026-11-21"), ok(*rows(OFFLINE_PORTAL_CALLS, 1, day="2026-11-20")))
+    http_mocker.get(offline("2026-11-22"), ok(*rows(OFFLINE_PORTAL_CALLS, 1, day="2026-11-22", first_id=2)))
+
+    builder = config().with_date_range("2026-11-20", "2026-11-22").with_window_days(2)
+
+    output = run_read(builder.build(), OFFLINE_PORTAL_CALLS)
+
+    assert [record["call_id"] for record in record_data(output)] == ["C-1", "C-2"]
+
+
+def test_given_domo_relative_range_10_to_5_when_read_then_six_daily_requests(http_mocker):
+    for day in range(16, 22):
+        http_mocker.get(offline(f"2026-11-{day}"), no_data())
+
+    output = run_read(config().with_date_range(10, 5).build(), OFFLINE_PORTAL_CALLS)
+
+    assert error_traces(output) == []
+
+
+def test_given_mixed_range_specific_to_relative_when_read_then_one_window_to_yesterday(http_mocker):
+    http_mocker.get(offline("2026-11-23", "2026-11-25"), no_data())
+
+    output = run_read(config().with_date_range("2026-11-23", 1).with_window_days(7).build(), OFFLINE_PORTAL_CALLS)
+
+    assert error_traces(output) == []
+
+
+def test_given_east_of_utc_time_zone_when_read_then_yesterday_is_local(http_mocker):
+    """12:00 UTC on the 26th is 01:00 on the 27th in Auckland (NZDT, UTC+13)."""
+    http_mocker.get(offline("2026-11-26"), no_data())
+
+    output = run_read(config().with_timezone("Pacific/Auckland").build(), OFFLINE_PORTAL_CALLS)
+
+    assert error_traces(output) == []
+
+
+def test_given_full_first_page_when_read_then_second_page_requested_and_short_page_ends(http_mocker):
+    http_mocker.get(offline("2026-11-25", per_page=2), ok(*rows(OFFLINE_PORTAL_CALLS, 2)))
+    http_mocker.get(offline("2026-11-25", page=2, per_page=2), ok(*rows(OFFLINE_PORTAL_CALLS, 1, first_id=3)))
+
+    output = run_read(config().with_page_size(2).build(), OFFLINE_PORTAL_CALLS)
+
+    assert [record["call_id"] for record in record_data(output)] == ["C-1", "C-2", "C-3"]
+
+
+def test_given_short_first_page_when_read_then_no_second_page(http_mocker):
+    http_mocker.get(offline("2026-11-25", per_page=2), ok(*rows(OFFLINE_PORTAL_CALLS, 1)))
+
+    output = run_read(config().with_page_size(2).build(), OFFLINE_PORTAL_CALLS)
+
+    assert len(record_data(output)) == 1 and error_traces(output) == []
+
+
+def test_given_code_0_on_second_page_when_read_then_paging_ends_without_failure(http_mocker):
+    http_mocker.get(offline("2026-11-25", per_page=2), ok(*rows(OFFLINE_PORTAL_CALLS, 2)))
+    http_mocker.get(offline("2026-11-25", page=2, per_page=2), no_data())
+
+    output = run_read(config().with_page_size(2).build(), OFFLINE_PORTAL_CALLS)
+
+    assert len(record_data(output)) == 2 and error_traces(output) == []
+    assert not any("no calls for" in line for line in log_lines(output))
+
+
+def test_given_success_with_empty_data_on_second_page_when_read_then_paging_ends(http_mocker):
+    http_mocker.get(offline("2026-11-25", per_page=2), ok(*rows(OFFLINE_PORTAL_CALLS, 2)))
+    http_mocker.get(offline("2026-11-25", page=2, per_page=2), ok())
+
+    output = run_read(config().with_page_size(2).build(), OFFLINE_PORTAL_CALLS)
+
+    assert len(record_data(output)) == 2 and error_traces(output) == []
+
+
+def test_given_both_reports_when_read_then_each_stream_gets_its_own_method(http_mocker):
+    http_mocker.get(offline("2026-11-25"), ok(row(OFFLINE_PORTAL_CALLS)))
+    geographical = AvidTrakRequestBuilder.report(GEOGRAPHICAL_DATA).with_day("2026-11-25").build()
+    escaped = AvidTrakResponseBuilder.success(row(GEOGRAPHICAL_DATA)).with_escaped_slashes()
+    http_mocker.get(geographical, escaped.build())
+
+    output = run_read(ConfigBuilder().build(), GEOGRAPHICAL_DATA, OFFLINE_PORTAL_CALLS)
+
+    assert [record["call_id"] for record in record_data(output, GEOGRAPHICAL_DATA)] == ["GD-1001"]
+    assert [record["call_id"] for record in record_data(output, OFFLINE_PORTAL_CALLS)] == ["OPC-2001"]
+    assert record_data(output, GEOGRAPHICAL_DATA)[0]["zip"] == "02108"
+
+
+def test_given_incremental_when_read_then_one_state_per_window_at_the_completed_window_end(http_mocker):
+    http_mocker.get(offline("2026-11-20"), ok(row(OFFLINE_PORTAL_CALLS, call_id="a", call_date="2026-11-20 10:00:00"),
+                                              row(OFFLINE_PORTAL_CALLS, call_id="b", call_date="2026-11-20 08:00:00")))
+    http_mocker.get(offline("2026-11-21"), no_data())
+    http_mocker.get(offline("2026-11-22"), ok(row(OFFLINE_PORTAL_CALLS, call_id="c", call_date="2026-11-22 07:30:05")))
+
+    output = run_read(config().with_date_range("2026-11-20", "2026-11-22").build(), OFFLINE_PORTAL_CALLS,
+                      sync_mode=SyncMode.incremental)
+
+    states = state_values(output, OFFLINE_PORTAL_CALLS)
+    assert states[:3] == [{"call_date": "2026-11-20T23:59:59"}, {"call_date": "2026-11-21T23:59:59"},
+                          {"call_date": "2026-11-22T23:59:59"}]
+    assert states[3:] == [{"call_date": "2026-11-22T23:59:59"}]  # the CDK's closing checkpoint
+
+
+def test_given_a_report_without_calls_when_incremental_read_then_state_still_advances(http_mocker):
+    for day in ("2026-11-20", "2026-11-21"):
+        http_mocker.get(offline(day), no_data())
+
+    output = run_read(config().with_date_range("2026-11-20", "2026-11-21").build(), OFFLINE_PORTAL_CALLS,
+                      sync_mode=SyncMode.incremental)
+
+    assert record_data(output) == []
+    assert state_values(output, OFFLINE_PORTAL_CALLS)[-1] == {"call_date": "2026-11-21T23:59:59"}
+
+
+def test_given_state_when_incremental_read_then_starts_at_state_day_minus_lookback(http_mocker):
+    http_mocker.get(offline("2026-11-20", "2026-11-22"), ok(row(OFFLINE_PORTAL_CALLS, call_date="2026-11-21 09:00:00")))
+    http_mocker.get(offline("2026-11-23", "2026-11-25"), ok(row(OFFLINE_PORTAL_CALLS, call_date="2026-11-24 18:00:00")))
+    builder = config().with_date_range(10, 1).with_lookback_days(2).with_window_days(3)
+
+    output = run_read(builder.build(), OFFLINE_PORTAL_CALLS, sync_mode=SyncMode.incremental,
+                      state={OFFLINE_PORTAL_CALLS: {"call_date": "2026-11-22T08:00:00"}})
+
+    assert len(record_data(output)) == 2
+    assert state_values(output, OFFLINE_PORTAL_CALLS)[-1] == {"call_date": "2026-11-25T23:59:59"}
+    states = [state["call_date"] for state in state_values(output, OFFLINE_PORTAL_CALLS)]
+    assert states == sorted(states) and states[0] >= "2026-11-22T08:00:00"  # never goes back
+
+
+def test_given_state_past_configured_end_when_incremental_read_then_no_request_and_state_kept(http_mocker):
+    builder = config().with_date_range("2026-11-01", "2026-11-10")
+
+    output = run_read(builder.build(), OFFLINE_PORTAL_CALLS, sync_mode=SyncMode.incremental,
+                      state={OFFLINE_PORTAL_CALLS: {"call_date": "2026-11-20T10:00:00"}})
+
+    assert error_traces(output) == []
+    assert state_values(output, OFFLINE_PORTAL_CALLS) == [{"call_date": "2026-11-20T10:00:00"}]
+    assert any("nothing to read" in line for line in log_lines(output))
+
+
+def test_given_invalid_state_when_incremental_read_then_config_error_before_any_request(http_mocker):
+    output = run_read(config().build(), OFFLINE_PORTAL_CALLS, sync_mode=SyncMode.incremental,
+                      state={OFFLINE_PORTAL_CALLS: {"call_date": "last tuesday"}}, expect_failure=True)
+
+    assert [error.failure_type.value for error in error_traces(output)] == ["config_error"]
+    assert "Reset the stream's state" in error_traces(output)[0].message
+
+
+def test_given_full_refresh_with_state_when_read_then_configured_range_and_no_cursor_state(http_mocker):
+    http_mocker.get(offline("2026-11-25"), ok(row(OFFLINE_PORTAL_CALLS)))
+
+    output = run_read(config().build(), OFFLINE_PORTAL_CALLS, sync_mode=SyncMode.full_refresh,
+                      state={OFFLINE_PORTAL_CALLS: {"call_date": "2026-11-25T23:00:00"}})
+
+    assert len(record_data(output)) == 1
+    assert state_values(output, OFFLINE_PORTAL_CALLS) == [NO_CURSOR_STATE]
+
+
+def test_given_three_workers_and_five_windows_when_incremental_read_then_final_state_is_the_range_end(http_mocker):
+    for day in range(20, 25):
+        call = row(OFFLINE_PORTAL_CALLS, call_id=str(day), call_date=f"2026-11-{day} 12:00:00")
+        http_mocker.get(offline(f"2026-11-{day}"), ok(call))
+
+    builder = config().with_num_workers(3).with_date_range("2026-11-20", "2026-11-24")
+
+    output = run_read(builder.build(), OFFLINE_PORTAL_CALLS, sync_mode=SyncMode.incremental)
+
+    assert sorted(record["call_id"] for record in record_data(output)) == ["20", "21", "22", "23", "24"]
+    states = [state["call_date"] for state in state_values(output, OFFLINE_PORTAL_CALLS)]
+    assert states == sorted(states)  # never moves back, whatever order the windows finish in
+    assert states[-1] == "2026-11-24T23:59:59"

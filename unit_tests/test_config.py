@@ -1,0 +1,160 @@
+"""parse_settings: defaults, every Duration mode, Base URL normalisation, and each rejection.
+
+Every rejection must be a ConfigError (failure_type config_error) raised before any request,
+whose message names the field the user has to fix.
+"""
+
+from datetime import date
+
+import pytest
+from airbyte_cdk.models import FailureType
+
+from source_avidtrak.config import ConfigError, RelativeDay, SpecificDay, parse_settings
+from unit_tests.integration.config_builder import PIN_CODE, ConfigBuilder
+
+TODAY = date(2026, 11, 26)
+
+
+def test_given_only_required_keys_when_parse_then_every_default_applies():
+    settings = parse_settings({"pin_code": "abc", "base_url": "https://avidtrak.com"})
+
+    assert settings.pin_code == "abc"
+    assert settings.api_url == "https://avidtrak.com/webservice/api.php"
+    assert settings.reports == ("geographical_data", "offline_portal_calls")
+    assert (settings.start, settings.end) == (RelativeDay(1), RelativeDay(1))
+    assert settings.timezone.key == "UTC"
+    assert (settings.lookback_days, settings.window_days) == (1, 1)
+    assert (settings.page_size, settings.num_workers) == (500, 3)
+
+
+def test_given_no_base_url_when_parse_then_avidtrak_com_is_used():
+    assert parse_settings({"pin_code": "abc"}).api_url == "https://avidtrak.com/webservice/api.php"
+
+
+def test_given_pin_with_surrounding_spaces_when_parse_then_stripped():
+    assert parse_settings(ConfigBuilder().with_pin_code("  abc \n").build()).pin_code == "abc"
+
+
+def test_given_reports_in_any_order_when_parse_then_canonical_order():
+    config = ConfigBuilder().with_reports("offline_portal_calls", "geographical_data").build()
+    assert parse_settings(config).reports == ("geographical_data", "offline_portal_calls")
+
+
+@pytest.mark.parametrize(
+    "builder, expected_start, expected_end, expected_days",
+    [
+        (ConfigBuilder().with_yesterday(), RelativeDay(1), RelativeDay(1), ("2026-11-25", "2026-11-25")),
+        (ConfigBuilder().with_single_date("2026-11-01"), SpecificDay(date(2026, 11, 1)), SpecificDay(date(2026, 11, 1)),
+         ("2026-11-01", "2026-11-01")),
+        (ConfigBuilder().with_single_date(0), RelativeDay(0), RelativeDay(0), ("2026-11-26", "2026-11-26")),
+        (ConfigBuilder().with_single_date(3), RelativeDay(3), RelativeDay(3), ("2026-11-23", "2026-11-23")),
+        (ConfigBuilder().with_date_range("2026-10-01", "2026-10-31"), SpecificDay(date(2026, 10, 1)),
+         SpecificDay(date(2026, 10, 31)), ("2026-10-01", "2026-10-31")),
+        (ConfigBuilder().with_date_range(10, 5), RelativeDay(10), RelativeDay(5), ("2026-11-16", "2026-11-21")),
+        (ConfigBuilder().with_date_range("2026-11-01", 1), SpecificDay(date(2026, 11, 1)), RelativeDay(1),
+         ("2026-11-01", "2026-11-25")),
+        (ConfigBuilder().with_date_range(30, "2026-11-20"), RelativeDay(30), SpecificDay(date(2026, 11, 20)),
+         ("2026-10-27", "2026-11-20")),
+    ],
+    ids=["yesterday", "single-specific", "single-offset-0", "single-offset-3", "range-specific", "range-relative",
+         "range-specific-to-relative", "range-relative-to-specific"],
+)
+def test_given_duration_mode_when_parse_then_day_refs_and_range(builder, expected_start, expected_end, expected_days):
+    settings = parse_settings(builder.build(), today=TODAY)
+
+    assert (settings.start, settings.end) == (expected_start, expected_end)
+    first, last = settings.resolve_range(TODAY)
+    assert (first.isoformat(), last.isoformat()) == expected_days
+
+
+@pytest.mark.parametrize(
+    "base_url, expected_api_url",
+    [
+        ("https://avidtrak.com", "https://avidtrak.com/webservice/api.php"),
+        ("https://avidtrak.com/", "https://avidtrak.com/webservice/api.php"),
+        ("  https://avidtrak.com  ", "https://avidtrak.com/webservice/api.php"),
+        ("https://avidtrak.com/webservice/api.php", "https://avidtrak.com/webservice/api.php"),
+        ("https://avidtrak.com/webservice/api.php/", "https://avidtrak.com/webservice/api.php"),
+        ("https://calls.agency.example", "https://calls.agency.example/webservice/api.php"),
+        ("https://calls.agency.example:8443/", "https://calls.agency.example:8443/webservice/api.php"),
+        ("https://agency.example/avidtrak", "https://agency.example/avidtrak/webservice/api.php"),
+        ("https://agency.example/avidtrak/", "https://agency.example/avidtrak/webservice/api.php"),
+        ("https://agency.example/tracking/webservice/api.php", "https://agency.example/tracking/webservice/api.php"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080/webservice/api.php"),
+        ("http://localhost:9000/", "http://localhost:9000/webservice/api.php"),
+        ("http://[::1]:9000", "http://[::1]:9000/webservice/api.php"),
+    ],
+)
+def test_given_base_url_when_parse_then_normalised_to_api_url(base_url, expected_api_url):
+    assert parse_settings(ConfigBuilder().with_base_url(base_url).build()).api_url == expected_api_url
+
+
+REJECTED = [
+    ("empty-pin", ConfigBuilder().with_pin_code(""), "Pin Code"),
+    ("blank-pin", ConfigBuilder().with_pin_code("   "), "Pin Code"),
+    ("missing-pin", ConfigBuilder().without("pin_code"), "Pin Code"),
+    ("empty-base-url", ConfigBuilder().with_base_url(" "), "Base URL"),
+    ("http-public-host", ConfigBuilder().with_base_url("http://avidtrak.com"), "Base URL must use https"),
+    ("http-private-ip", ConfigBuilder().with_base_url("http://10.0.0.5"), "Base URL must use https"),
+    ("ftp-scheme", ConfigBuilder().with_base_url("ftp://avidtrak.com"), "Base URL"),
+    ("no-scheme", ConfigBuilder().with_base_url("avidtrak.com"), "Base URL"),
+    ("credentials", ConfigBuilder().with_base_url("https://user:secret@avidtrak.com"), "Base URL"),
+    ("query-string", ConfigBuilder().with_base_url("https://avidtrak.com/webservice/api.php?pincode=1"), "Base URL"),
+    ("empty-query", ConfigBuilder().with_base_url("https://avidtrak.com?"), "Base URL"),
+    ("fragment", ConfigBuilder().with_base_url("https://avidtrak.com/#login"), "Base URL"),
+    ("no-reports", ConfigBuilder().with_reports(), "Report"),
+    ("unknown-report", ConfigBuilder().with_reports("call_log"), "Report"),
+    ("unknown-timezone", ConfigBuilder().with_timezone("Mars/Olympus_Mons"), "Time Zone"),
+    ("timezone-path", ConfigBuilder().with_timezone("../etc/passwd"), "Time Zone"),
+    ("unknown-duration-mode", ConfigBuilder().with_value("duration", {"mode": "last_week"}), "Duration"),
+    ("duration-not-object", ConfigBuilder().with_value("duration", "yesterday"), "Duration"),
+    ("impossible-date", ConfigBuilder().with_single_date("2026-02-30"), "Report Date"),
+    ("not-a-date", ConfigBuilder().with_date_range("01/02/2026", "2026-02-03"), "Date From"),
+    ("missing-date-to", ConfigBuilder().with_value(
+        "duration", {"mode": "date_range", "date_from": {"mode": "relative", "date_from_offset": 3}}), "Date To"),
+    ("negative-offset", ConfigBuilder().with_single_date(-1), "Report Date"),
+    ("huge-offset", ConfigBuilder().with_date_range(3651, 1), "Date From"),
+    ("bool-offset", ConfigBuilder().with_date_range(5, True), "Date To"),
+    ("from-after-to-specific", ConfigBuilder().with_date_range("2026-11-20", "2026-11-10"), "Date From"),
+    ("from-after-to-relative", ConfigBuilder().with_date_range(5, 10), "Date From"),
+    ("from-after-to-mixed", ConfigBuilder().with_date_range("2026-11-25", 3), "Date From"),
+    ("date-to-future-specific", ConfigBuilder().with_date_range("2026-11-20", "2026-11-27"), "Date To"),
+    ("single-date-future", ConfigBuilder().with_single_date("2026-12-01"), "Date To"),
+    ("lookback-too-large", ConfigBuilder().with_lookback_days(31), "Lookback Days"),
+    ("window-zero", ConfigBuilder().with_window_days(0), "Window Days"),
+    ("page-size-over-500", ConfigBuilder().with_page_size(501), "Page Size"),
+    ("workers-zero", ConfigBuilder().with_num_workers(0), "Num Workers"),
+    ("workers-bool", ConfigBuilder().with_num_workers(True), "Num Workers"),
+    ("workers-string", ConfigBuilder().with_num_workers("3"), "Num Workers"),
+]
+
+
+@pytest.mark.parametrize("builder, field", [case[1:] for case in REJECTED], ids=[case[0] for case in REJECTED])
+def test_given_invalid_config_when_parse_then_config_error_names_field(builder, field):
+    with pytest.raises(ConfigError) as raised:
+        parse_settings(builder.build(), today=TODAY)
+
+    assert raised.value.failure_type == FailureType.config_error
+    assert field in raised.value.message
+    assert PIN_CODE not in raised.value.message
+
+
+def test_given_date_to_in_future_when_parse_then_message_states_today_and_time_zone():
+    config = ConfigBuilder().with_single_date("2026-11-27").with_timezone("America/New_York").build()
+
+    with pytest.raises(ConfigError, match=r"2026-11-27.*today is 2026-11-26 in America/New_York"):
+        parse_settings(config, today=TODAY)
+
+
+def test_given_relative_range_when_parse_without_today_then_range_not_checked_yet():
+    """Cross-day checks need today in the account's zone; parse_settings alone cannot know it."""
+    settings = parse_settings(ConfigBuilder().with_date_range(5, 10).build())
+
+    with pytest.raises(ConfigError, match="Date From"):
+        settings.resolve_range(TODAY)
+
+
+def test_given_offset_at_maximum_when_parse_then_accepted():
+    settings = parse_settings(ConfigBuilder().with_date_range(3650, 0).build(), today=TODAY)
+
+    assert settings.resolve_range(TODAY) == (date(2016, 11, 28), TODAY)

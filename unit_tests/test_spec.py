@@ -1,0 +1,174 @@
+"""The connection specification: STYLE.md's rules for every property, and no drift from config.py.
+
+"No drift" is checked by reading a config through a recording mapping: the keys
+parse_settings actually reads, at every level and in every oneOf branch, must be
+exactly the spec's keys (Twilio shipped `num_worker` in its spec while the code read
+`num_workers`).
+"""
+
+import logging
+from typing import Any, Dict, Iterator, Set, Tuple
+
+import jsonschema
+import pytest
+
+from source_avidtrak import SourceAvidtrak, api, config as config_module
+from source_avidtrak.config import parse_settings
+from unit_tests.integration.config_builder import ConfigBuilder
+
+Path = Tuple[str, ...]
+
+
+@pytest.fixture(scope="module")
+def spec() -> Dict[str, Any]:
+    return SourceAvidtrak().spec(logging.getLogger("test")).connectionSpecification
+
+
+def walk(properties: Dict[str, Any], path: Path = ()) -> Iterator[Tuple[Path, Dict[str, Any]]]:
+    """Every property, with its key path; oneOf options' properties share their parent's path."""
+    for name, schema in properties.items():
+        yield path + (name,), schema
+        yield from walk(schema.get("properties", {}), path + (name,))
+        for option in schema.get("oneOf", []):
+            yield from walk(option.get("properties", {}), path + (name,))
+
+
+def options(spec: Dict[str, Any]) -> Iterator[Tuple[Path, Dict[str, Any]]]:
+    for path, schema in walk(spec["properties"]):
+        for option in schema.get("oneOf", []):
+            yield path, option
+
+
+def is_mode_const(schema: Dict[str, Any]) -> bool:
+    return "const" in schema
+
+
+def test_given_spec_when_checked_then_valid_draft7_schema(spec):
+    jsonschema.Draft7Validator.check_schema(spec)
+
+
+def test_given_every_property_when_checked_then_title_description_order_examples(spec):
+    missing = [
+        (".".join(path), key)
+        for path, schema in walk(spec["properties"])
+        if not is_mode_const(schema)
+        for key in ("title", "description", "order", "examples")
+        if key not in schema
+    ]
+    assert missing == []
+
+
+def test_given_every_example_when_validated_then_matches_its_property(spec):
+    for path, schema in walk(spec["properties"]):
+        for example in schema.get("examples", []):
+            errors = list(jsonschema.Draft7Validator(schema).iter_errors(example))
+            assert errors == [], (path, example)
+
+
+def test_given_each_level_when_checked_then_orders_unique(spec):
+    levels = [spec["properties"]] + [option["properties"] for _, option in options(spec)]
+    for properties in levels:
+        orders = [schema["order"] for schema in properties.values()]
+        assert len(orders) == len(set(orders)), properties.keys()
+
+
+def test_given_oneof_options_when_checked_then_each_has_required_mode_const_with_order_0(spec):
+    checked = 0
+    for path, option in options(spec):
+        mode = option["properties"]["mode"]
+        assert "mode" in option["required"], path
+        assert mode["type"] == "string" and mode["order"] == 0 and isinstance(mode["const"], str), path
+        assert option.get("title"), path
+        checked += 1
+    assert checked == 9  # Duration: 3 options; Report Date, Date From, Date To: 2 each
+
+
+def test_given_oneof_when_checked_then_mode_consts_distinct(spec):
+    for path, schema in walk(spec["properties"]):
+        consts = [option["properties"]["mode"]["const"] for option in schema.get("oneOf", [])]
+        assert len(consts) == len(set(consts)), path
+
+
+def test_given_pin_code_when_checked_then_only_secret(spec):
+    secrets = [path for path, schema in walk(spec["properties"]) if schema.get("airbyte_secret")]
+    assert secrets == [("pin_code",)]
+
+
+def test_given_groups_when_checked_then_credentials_and_details_hold_domo_panes(spec):
+    groups = {group["id"]: group["title"] for group in spec["groups"]}
+    assert {"credentials", "details"} <= set(groups)
+    by_property = {name: schema.get("group") for name, schema in spec["properties"].items()}
+    assert set(by_property.values()) <= set(groups)
+    assert by_property["pin_code"] == by_property["base_url"] == "credentials"
+    assert by_property["reports"] == by_property["duration"] == "details"
+
+
+def test_given_date_and_integer_properties_when_checked_then_pattern_format_and_bounds(spec):
+    for path, schema in walk(spec["properties"]):
+        if schema.get("format") == "date" or path[-1].startswith("specific_date"):
+            assert schema["format"] == "date" and schema["pattern"] == "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", path
+        if schema.get("type") == "integer":
+            assert "minimum" in schema and "maximum" in schema, path
+
+
+class Recorder(dict):
+    """A dict that records every key read from it (and from dicts nested in it)."""
+
+    def __init__(self, data: Dict[str, Any], reads: Set[Path], path: Path = ()) -> None:
+        super().__init__({key: Recorder(value, reads, path + (key,)) if isinstance(value, dict) else value
+                          for key, value in data.items()})
+        self._reads, self._path = reads, path
+
+    def get(self, key, default=None):
+        self._reads.add(self._path + (key,))
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        self._reads.add(self._path + (key,))
+        return super().__getitem__(key)
+
+
+EVERY_BRANCH = [
+    ConfigBuilder().with_yesterday(),
+    ConfigBuilder().with_single_date("2026-11-01"),
+    ConfigBuilder().with_single_date(2),
+    ConfigBuilder().with_date_range("2026-11-01", "2026-11-02"),
+    ConfigBuilder().with_date_range(10, 5),
+]
+
+
+def test_given_configs_for_every_branch_when_parsed_then_keys_read_equal_spec_keys(spec):
+    reads: Set[Path] = set()
+    for builder in EVERY_BRANCH:
+        config = builder.with_reports("geographical_data").with_timezone("UTC").with_lookback_days(1)
+        config = config.with_window_days(1).with_page_size(10).with_num_workers(2).build()
+        parse_settings(Recorder(config, reads))
+
+    assert reads == {path for path, _ in walk(spec["properties"])}
+
+
+@pytest.mark.parametrize("builder", EVERY_BRANCH)
+def test_given_builder_config_when_validated_against_spec_then_valid(spec, builder):
+    jsonschema.validate(builder.build(), spec, cls=jsonschema.Draft7Validator)
+
+
+def test_given_spec_defaults_when_compared_then_equal_config_defaults_and_bounds(spec):
+    properties = spec["properties"]
+    for name, default in config_module.DEFAULTS.items():
+        assert properties[name]["default"] == default, name
+    for name, (low, high) in config_module.BOUNDS.items():
+        assert (properties[name]["minimum"], properties[name]["maximum"]) == (low, high), name
+    assert properties["base_url"]["default"] == config_module.DEFAULT_BASE_URL
+    assert properties["reports"]["default"] == list(config_module.REPORTS)
+    assert properties["reports"]["items"]["enum"] == list(config_module.REPORTS)
+    assert properties["duration"]["default"] == {"mode": "yesterday"}
+    assert properties["page_size"]["maximum"] == api.MAX_PAGE_SIZE
+    offsets = [schema for path, schema in walk(properties) if path[-1].endswith("offset")]
+    assert len(offsets) == 3 and all(schema["maximum"] == config_module.MAX_OFFSET_DAYS for schema in offsets)
+
+
+def test_given_spec_defaults_filled_in_when_parsed_then_same_settings_as_omitting_them(spec):
+    minimal = {"pin_code": "abc"}
+    with_defaults = {name: schema["default"] for name, schema in spec["properties"].items() if "default" in schema}
+
+    assert parse_settings({**with_defaults, **minimal}) == parse_settings(minimal)
