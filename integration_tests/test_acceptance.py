@@ -1,0 +1,103 @@
+"""Airbyte's standard connector tests, driven by acceptance-test-config.yml, against the simulator.
+
+`TestSourceAvidtrak` is the CDK's `SourceTestSuiteBase`: spec, check (valid and wrong pin),
+discover, basic read (records validate against the schemas, strictness `high`), full refresh,
+and the Docker image tests (marker `image_tests`, which need `--connector-image`). The configs
+under integration_tests/configs/ name the simulator on 127.0.0.1:18765, started for the
+session by the `acceptance_simulator` fixture, so the tests need no manual step.
+
+The CDK does not run the `incremental` section; `TestIncrementalSection` runs it here, as the
+Connector Acceptance Tests did: two sequential reads, and a read from a future state.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Dict, List, Mapping
+
+import pytest
+import yaml
+from airbyte_cdk.models import (
+    AirbyteStateMessage,
+    AirbyteStateMessageSerializer,
+    ConfiguredAirbyteCatalogSerializer,
+    Type,
+)
+from airbyte_cdk.test import entrypoint_wrapper
+from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
+
+from source_avidtrak.source import SourceAvidtrak
+
+CONNECTOR_ROOT = Path(__file__).resolve().parent.parent
+ACCEPTANCE_TEST_CONFIG = CONNECTOR_ROOT / "acceptance-test-config.yml"
+CURSOR_FIELD = "call_date"
+
+pytestmark = pytest.mark.usefixtures("acceptance_simulator")
+
+
+class TestSourceAvidtrak(SourceTestSuiteBase):
+    """The CDK's standard source tests; scenarios come from acceptance-test-config.yml."""
+
+    connector = SourceAvidtrak
+    connector_name = "source-avidtrak"
+
+    @classmethod
+    def get_connector_root_dir(cls) -> Path:
+        return CONNECTOR_ROOT
+
+
+def incremental_entries() -> List[Dict[str, Any]]:
+    config = yaml.safe_load(ACCEPTANCE_TEST_CONFIG.read_text())
+    return config["acceptance_tests"]["incremental"]["tests"]
+
+
+def load_json(relative_path: str) -> Any:
+    return json.loads((CONNECTOR_ROOT / relative_path).read_text())
+
+
+def read(entry: Mapping[str, Any], state: List[AirbyteStateMessage] | None = None) -> entrypoint_wrapper.EntrypointOutput:
+    catalog = ConfiguredAirbyteCatalogSerializer.load(load_json(entry["configured_catalog_path"]))
+    output = entrypoint_wrapper.read(SourceAvidtrak(), load_json(entry["config_path"]), catalog, state)
+    assert not output.errors, output.get_formatted_error_message()
+    return output
+
+
+def final_states(output: entrypoint_wrapper.EntrypointOutput) -> Dict[str, AirbyteStateMessage]:
+    """Each stream's last STATE message: the state the platform would store."""
+    return {message.stream.stream_descriptor.name: message for message in (m.state for m in output.state_messages)}
+
+
+def cursor_of(state: AirbyteStateMessage) -> datetime:
+    return datetime.fromisoformat(state.stream.stream_state.__dict__[CURSOR_FIELD])
+
+
+@pytest.mark.parametrize("entry", incremental_entries(), ids=lambda entry: Path(entry["config_path"]).stem)
+class TestIncrementalSection:
+    def test_given_state_of_a_read_when_read_again_then_records_are_no_older_than_threshold(self, entry) -> None:
+        first = read(entry)
+        states = final_states(first)
+        assert set(states) == {stream["stream"]["name"] for stream in load_json(entry["configured_catalog_path"])["streams"]}
+        assert first.records, "the first read must return records, or the second proves nothing"
+
+        second = read(entry, list(states.values()))
+
+        threshold = timedelta(days=entry["threshold_days"])
+        for record in (message.record for message in second.records):
+            floor = cursor_of(states[record.stream]) - threshold
+            assert datetime.fromisoformat(record.data[CURSOR_FIELD]).date() >= floor.date(), record
+        assert len(second.records) < len(first.records), "the second read must not start over"
+
+    def test_given_future_state_when_read_then_no_records_and_state_not_moved_back(self, entry) -> None:
+        future = [AirbyteStateMessageSerializer.load(message) for message in load_json(entry["future_state"]["future_state_path"])]
+
+        output = read(entry, future)
+
+        assert output.records == []
+        given = {message.stream.stream_descriptor.name: cursor_of(message) for message in future}
+        states = final_states(output)
+        assert set(states) == set(given), "every stream must still emit its state"
+        for stream, state in states.items():
+            assert cursor_of(state) >= given[stream], f"{stream}: state moved back to {cursor_of(state)}"
+        assert [m for m in output.get_message_by_types([Type.TRACE]) if m.trace.error is not None] == []

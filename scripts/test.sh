@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Sets up everything on a fresh machine and runs the whole test suite:
+# unit tests, integration tests against the bundled simulator, Airbyte's standard tests,
+# then the Docker image build and its tests. `--no-docker` skips the image part.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_docker=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-docker) with_docker=0 ;;
+    *) echo "usage: scripts/test.sh [--no-docker]" >&2; exit 2 ;;
+  esac
+done
+
+python_bin=${PYTHON:-$(command -v python3.11 || command -v python3)}
+venv=.venv
+export AIRBYTE_OFFLINE_MODE=1 DO_NOT_TRACK=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+
+echo "== setting up $venv with $("$python_bin" --version)"
+[ -x "$venv/bin/python" ] || "$python_bin" -m venv "$venv"
+"$venv/bin/python" -m pip install --quiet --upgrade pip
+"$venv/bin/python" -m pip install --quiet -e ".[tests]"
+export PATH="$PWD/$venv/bin:$PATH"
+
+echo "== unit, integration and standard tests"
+"$venv/bin/python" -m pytest -m "not image and not image_tests"
+
+if [ "$with_docker" = 1 ]; then
+  echo "== Docker image: build and test"
+  trap 'bash .ci/docker.sh stop' EXIT
+  bash .ci/docker.sh start
+  bash .ci/docker.sh base
+  bash .ci/docker.sh build
+  "$venv/bin/python" -m pytest -m image
+fi
