@@ -79,7 +79,7 @@ def parse_envelope(body: bytes) -> Envelope:
     """
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:  # RecursionError: absurdly deep nesting
         raise MalformedResponse(f"the body is not JSON ({_preview(body)})") from error
     if not isinstance(document, dict):
         raise MalformedResponse(f"the body is JSON {type(document).__name__}, not an object")
@@ -99,9 +99,12 @@ def _parse_code(raw: Any) -> int:
         raise MalformedResponse("'code' is a boolean, not an integer")
     if isinstance(raw, int):
         return raw
-    if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
-        return int(raw)
-    raise MalformedResponse(f"'code' is {raw!r}, not an integer")
+    if isinstance(raw, str):
+        try:
+            return int(raw)
+        except ValueError:  # "--5", "²", or more digits than int() converts
+            pass
+    raise MalformedResponse(f"'code' is {raw!r:.40}, not an integer")
 
 
 def _preview(body: bytes, limit: int = 80) -> str:

@@ -179,7 +179,7 @@ def _parse_reports(raw: Any) -> Tuple[str, ...]:
 def _parse_timezone(name: Any) -> ZoneInfo:
     try:
         return ZoneInfo(str(name))
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "US" is a directory, a name too long
         raise ConfigError(
             f"Unknown Time Zone {name!r}. Use an IANA name such as America/New_York or UTC."
         ) from None

@@ -95,7 +95,10 @@ class RecordTyper:
                 record[name] = convert(value)
             except (ValueError, TypeError, OverflowError):
                 record[name] = None
-                record.setdefault(UNPARSED_FIELD, {})[name] = value if isinstance(value, str) else str(value)
+                unparsed = record.get(UNPARSED_FIELD)
+                if not isinstance(unparsed, dict):  # the name is the connector's: a row's own value there yields
+                    unparsed = record[UNPARSED_FIELD] = {}
+                unparsed[name] = value if isinstance(value, str) else str(value)
                 problems[name] += 1
         if record.get(api.PRIMARY_KEY) is None:
             problems[api.PRIMARY_KEY] += 1

@@ -8,9 +8,10 @@ ConcurrentCursor only advances state over windows that completed, in order.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from queue import Queue
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterator, List, Mapping, MutableMapping, Optional, Tuple
 from urllib.parse import quote, quote_plus
 
@@ -48,7 +49,8 @@ from source_avidtrak.streams import STREAMS_BY_METHOD, AvidTrakStream
 CHECK_RETRY_POLICY = RetryPolicy(max_retries=1, max_time_seconds=60, base_seconds=1.0, read_timeout_seconds=30.0)
 # Worst first: a sync that failed for several reasons reports the one the user can act on last.
 FAILURE_SEVERITY = (FailureType.system_error, FailureType.transient_error, FailureType.config_error)
-READ_QUEUE_SIZE = 10_000  # the CDK's own bound for the records queue
+READ_QUEUE_SIZE = 10000  # the CDK's own bound for the records queue
+ISO_SECONDS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}")  # SLICE_DATETIME_FORMAT
 
 
 class WindowEndStateConverter(CustomFormatConcurrentStreamStateConverter):
@@ -60,6 +62,20 @@ class WindowEndStateConverter(CustomFormatConcurrentStreamStateConverter):
     a range growing forever. The end of the contiguous completed windows is the same
     guarantee (nothing after it is skipped, nothing incomplete is covered) and it moves on.
     """
+
+    def parse_timestamp(self, timestamp: Any) -> datetime:
+        """The CDK's strptime result, from fromisoformat when the value has the slice format exactly.
+
+        The cursor parses every record's call_date; strptime was a tenth of a read's CPU.
+        For `YYYY-MM-DDTHH:MM:SS` both parsers give the same datetime or both fail; any
+        other shape goes to the CDK's parser unchanged.
+        """
+        if isinstance(timestamp, str) and ISO_SECONDS.fullmatch(timestamp):
+            try:
+                return datetime.fromisoformat(timestamp).replace(tzinfo=timezone.utc)
+            except ValueError:
+                pass
+        return super().parse_timestamp(timestamp)
 
     def _get_latest_complete_time(self, slices: List[MutableMapping[str, Any]]) -> Any:
         if not slices:

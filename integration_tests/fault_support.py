@@ -1,0 +1,337 @@
+"""Shared tools for the fault, bad-config, secrets and resume tests.
+
+- `RecordingSleep`: a stand-in for the `time` module the CDK's retry handlers sleep
+  through (`rate_limiting.time.sleep(backoff + 1)` and the `backoff` library's own
+  `time.sleep`). It records every wait instead of waiting. Only those two module
+  attributes are patched: the simulator stalls with real waits in its own threads.
+- `FAULTS`: the fault matrix (simulator fault -> what the error names -> the waits asked).
+- Builders for configs, catalogs and states, and `check`/`read` over the CDK's
+  in-process entrypoint.
+- `run_connector`: the connector as a real subprocess. `launcher=False` runs the
+  installed `source-avidtrak` command; `launcher=True` runs this module, which calls
+  the CDK's `launch` with a small RetryPolicy and the no-op sleep, so retry paths
+  finish in bounded, sleep-free time in a subprocess too.
+- `WindowFailingProxy`: a real HTTP proxy in front of the simulator that answers 503
+  for the windows it is told to fail (the simulator's faults narrow by report and page,
+  not by date).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time as real_time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+from urllib.parse import parse_qs, urlsplit
+
+import backoff._sync
+from airbyte_cdk.entrypoint import launch
+from airbyte_cdk.models import (
+    AirbyteStateMessage,
+    ConfiguredAirbyteCatalog,
+    ConfiguredAirbyteCatalogSerializer,
+    SyncMode,
+)
+from airbyte_cdk.sources.streams.http import rate_limiting
+from airbyte_cdk.test.catalog_builder import CatalogBuilder, ConfiguredAirbyteStreamBuilder
+from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, _run_command, make_file, read
+from airbyte_cdk.test.state_builder import StateBuilder
+
+from source_avidtrak.errors import RetryPolicy
+from source_avidtrak.source import SourceAvidtrak
+
+PIN = "PIN-Zq9-leak-canary"
+NOW = datetime(2026, 11, 10, 12, 0, tzinfo=timezone.utc)
+GEO = "geographical_data"
+OFFLINE = "offline_portal_calls"
+# Small enough that a persistent fault ends in about a second, large enough to see the
+# exponential sequence: waits of 0.5, 1.0 (plus the CDK's extra second each).
+FAST_POLICY = RetryPolicy(
+    max_retries=2,
+    max_time_seconds=30,
+    base_seconds=0.5,
+    cap_seconds=5.0,
+    retry_after_floor_seconds=1.0,
+    connect_timeout_seconds=1.0,
+    read_timeout_seconds=0.3,
+)
+# kind -> (fault parameters, text the error names, waits the CDK asks for on the 1st and 2nd retry)
+EXPONENTIAL = [FAST_POLICY.base_seconds + 1, 2 * FAST_POLICY.base_seconds + 1]
+FAULTS = {
+    "http_500": ({"kind": "http_status", "status": 500}, "HTTP 500", EXPONENTIAL),
+    "http_502": ({"kind": "http_status", "status": 502}, "HTTP 502", EXPONENTIAL),
+    "http_503": ({"kind": "http_status", "status": 503}, "HTTP 503", EXPONENTIAL),
+    "http_504": ({"kind": "http_status", "status": 504}, "HTTP 504", EXPONENTIAL),
+    "http_408": ({"kind": "http_status", "status": 408}, "HTTP 408", EXPONENTIAL),
+    "http_429_retry_after_3": ({"kind": "rate_limit", "retry_after": "3"}, "HTTP 429", [4.0, 4.0]),
+    "read_timeout": ({"kind": "timeout", "seconds": 5}, "ReadTimeout", EXPONENTIAL),
+    "connection_reset": ({"kind": "reset"}, "ConnectionError", EXPONENTIAL),
+    "html_page_http_200": ({"kind": "html"}, "not JSON", EXPONENTIAL),
+    "html_page_http_502": ({"kind": "html", "status": 502}, "HTTP 502", EXPONENTIAL),
+    "truncated_json": ({"kind": "truncated_json"}, "not JSON", EXPONENTIAL),
+    "non_object_json": ({"kind": "non_object_json"}, "not an object", EXPONENTIAL),
+    "data_not_a_list": ({"kind": "data_not_list"}, "'data' is str", EXPONENTIAL),
+}
+LAUNCHER_POLICY_ENV = "AVIDTRAK_TEST_RETRY_POLICY"
+REPO = Path(__file__).resolve().parent.parent
+
+
+class RecordingSleep(SimpleNamespace):
+    """Quacks like the `time` module for the retry handlers; `sleep` only records."""
+
+    def __init__(self) -> None:
+        super().__init__(waits=[])
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(real_time, name)
+
+    @property
+    def backoffs(self) -> List[float]:
+        """The waits the CDK asked for on our behalf (backoff + 1); the backoff library's 0s dropped."""
+        return [seconds for seconds in self.waits if seconds]
+
+
+def install_recording_sleep(monkeypatch: Any) -> RecordingSleep:
+    sleeper = RecordingSleep()
+    monkeypatch.setattr(rate_limiting, "time", sleeper)
+    monkeypatch.setattr(backoff._sync, "time", sleeper)
+    return sleeper
+
+
+def source(policy: RetryPolicy = FAST_POLICY) -> SourceAvidtrak:
+    return SourceAvidtrak(clock=lambda: NOW, retry_policy=policy)
+
+
+def config(
+    base_url: str,
+    *,
+    pin: str = PIN,
+    reports: Sequence[str] = (GEO,),
+    first: str = "2026-11-01",
+    last: str = "2026-11-03",
+    **overrides: Any,
+) -> Dict[str, Any]:
+    duration = {
+        "mode": "date_range",
+        "date_from": {"mode": "specific", "specific_date_from": first},
+        "date_to": {"mode": "specific", "specific_date_to": last},
+    }
+    settings = {"pin_code": pin, "base_url": base_url, "reports": list(reports), "duration": duration}
+    settings.update(num_workers=1, window_days=1, lookback_days=1)
+    settings.update(overrides)
+    return settings
+
+
+def catalog(*streams: str, sync_mode: SyncMode = SyncMode.incremental) -> ConfiguredAirbyteCatalog:
+    builder = CatalogBuilder()
+    for name in streams or (GEO,):
+        stream = ConfiguredAirbyteStreamBuilder().with_name(name).with_sync_mode(sync_mode)
+        builder.with_stream(stream.with_primary_key([["call_id"]]))
+    return builder.build()
+
+
+def state(**call_dates: str) -> List[AirbyteStateMessage]:
+    builder = StateBuilder()
+    for name, call_date in call_dates.items():
+        builder.with_stream_state(name, {"call_date": call_date})
+    return builder.build()
+
+
+def run_read(
+    connector: SourceAvidtrak,
+    settings: Mapping[str, Any],
+    configured: Optional[ConfiguredAirbyteCatalog] = None,
+    states: Optional[List[AirbyteStateMessage]] = None,
+) -> EntrypointOutput:
+    return read(connector, settings, configured or catalog(), states, expecting_exception=True)
+
+
+def run_check(connector: SourceAvidtrak, settings: Mapping[str, Any], tmp_path: Path) -> EntrypointOutput:
+    """The CDK's test wrapper has `read` and `discover` but no `check`: its runner, as they use it."""
+    config_file = make_file(tmp_path / "check_config.json", dict(settings))
+    return _run_command(connector, ["check", "--config", config_file], expecting_exception=True)
+
+
+def call_ids(output: EntrypointOutput, stream: str = GEO) -> List[str]:
+    return [message.record.data["call_id"] for message in output.records if message.record.stream == stream]
+
+
+def last_error(output: EntrypointOutput) -> Any:
+    assert output.errors, "expected a TRACE error"
+    return output.errors[-1].trace.error
+
+
+def state_values(output: EntrypointOutput, stream: str = GEO) -> List[str]:
+    values = []
+    for message in output.state_messages:
+        if message.state.stream.stream_descriptor.name == stream:
+            values.append(message.state.stream.stream_state.__dict__.get("call_date"))
+    return values
+
+
+# --- the connector as a subprocess ---------------------------------------------------
+
+
+@dataclass
+class Completed:
+    returncode: int
+    stdout: str
+    stderr: str
+    messages: List[Dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def errors(self) -> List[Dict[str, Any]]:
+        return [
+            m["trace"]["error"] for m in self.messages if m.get("type") == "TRACE" and m["trace"].get("type") == "ERROR"
+        ]
+
+    @property
+    def records(self) -> List[Dict[str, Any]]:
+        return [m["record"] for m in self.messages if m.get("type") == "RECORD"]
+
+
+def parse_lines(text: str) -> List[Dict[str, Any]]:
+    """Every stdout line is an Airbyte message; a line that is not JSON fails the test."""
+    messages = []
+    for line in text.splitlines():
+        if line.strip():
+            messages.append(json.loads(line))
+    return messages
+
+
+def connector_command(launcher: bool) -> List[str]:
+    if launcher:
+        return [sys.executable, "-m", "integration_tests.fault_support"]
+    script = shutil.which("source-avidtrak", path=str(Path(sys.executable).parent))
+    assert script, "the source-avidtrak console script is not installed in the venv"
+    return [script]
+
+
+def connector_env(policy: RetryPolicy = FAST_POLICY) -> Dict[str, str]:
+    env = {**os.environ, LAUNCHER_POLICY_ENV: json.dumps(asdict(policy))}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env.pop("LOG_LEVEL", None)
+    return env
+
+
+def write_args(
+    tmp_path: Path,
+    command: str,
+    settings: Mapping[str, Any],
+    configured: Optional[ConfiguredAirbyteCatalog] = None,
+    states: Optional[Iterable[Mapping[str, Any]]] = None,
+    debug: bool = False,
+) -> List[str]:
+    """The CLI arguments for `command`, its files written under tmp_path."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    args = [command, "--config", make_file(tmp_path / "config.json", dict(settings))]
+    if command == "read":
+        args += [
+            "--catalog",
+            make_file(tmp_path / "catalog.json", ConfiguredAirbyteCatalogSerializer.dump(configured or catalog())),
+        ]
+        if states is not None:
+            args += ["--state", make_file(tmp_path / "state.json", list(states))]
+    if debug:
+        args.append("--debug")
+    return args
+
+
+def run_connector(args: List[str], *, launcher: bool = False, timeout: float = 60.0) -> Completed:
+    completed = subprocess.run(
+        connector_command(launcher) + args,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=connector_env(),
+        cwd=str(REPO),
+    )
+    return Completed(completed.returncode, completed.stdout, completed.stderr, parse_lines(completed.stdout))
+
+
+def launch_with_policy(argv: List[str]) -> None:
+    """`python -m integration_tests.fault_support read --config ...`: the CDK's `launch`, fast retries."""
+    policy = RetryPolicy(**json.loads(os.environ.get(LAUNCHER_POLICY_ENV) or json.dumps(asdict(FAST_POLICY))))
+    sleeper = RecordingSleep()
+    rate_limiting.time = sleeper
+    backoff._sync.time = sleeper
+    launch(SourceAvidtrak(retry_policy=policy), argv)
+
+
+# --- a proxy that fails chosen windows -------------------------------------------------
+
+
+class WindowFailingProxy:
+    """Forwards every request to `upstream`, except API requests whose `startdate` day is
+    in `failing_days`: those get HTTP 503 every time (a window that keeps failing)."""
+
+    def __init__(self, upstream: str, failing_days: Iterable[date]) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.failing = {f"{day.isoformat()} 00:00:00" for day in failing_days}
+        self.failed_requests = 0
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.01,), daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> "WindowFailingProxy":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def _handler_class(self) -> type:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Silent."""
+
+            def do_GET(self) -> None:
+                query = parse_qs(urlsplit(self.path).query)
+                if query.get("startdate", [""])[0] in proxy.failing:
+                    with proxy._lock:
+                        proxy.failed_requests += 1
+                    self._reply(503, b"Service Unavailable", "text/plain")
+                    return
+                try:
+                    with urllib.request.urlopen(proxy.upstream + self.path, timeout=10) as upstream:
+                        self._reply(upstream.status, upstream.read(), upstream.headers.get("Content-Type", ""))
+                except urllib.error.HTTPError as error:
+                    self._reply(error.code, error.read(), error.headers.get("Content-Type", ""))
+
+            def _reply(self, status: int, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        return Handler
+
+
+if __name__ == "__main__":
+    launch_with_policy(sys.argv[1:])

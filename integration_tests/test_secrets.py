@@ -1,0 +1,303 @@
+"""The pin code never leaves the connector: not in stdout, stderr, logs or traces.
+
+The pin travels in every request URL (the API's only credential), URL-encoded. Every
+scenario of the fault, bad-row and bad-config tests runs here with a distinctive pin, and
+with one whose URL-encoded forms differ from it; the whole output is searched for the pin,
+its encoded forms and a distinctive fragment, as raw text and as decoded JSON strings.
+
+In-process runs (the CDK's entrypoint) cover every scenario, with logs at DEBUG formatted
+as the connector process formats them; subprocess runs with `--debug` cover what only a
+real process does (the CDK's uncaught-exception hook, DEBUG lines with request URLs,
+anything written to stderr).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from typing import Any, Iterable, List
+from urllib.parse import quote, quote_plus
+
+import orjson
+import pytest
+from airbyte_cdk.logger import AirbyteLogFormatter
+from airbyte_cdk.models import AirbyteMessageSerializer
+from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
+
+from integration_tests.fault_support import (
+    FAULTS,
+    GEO,
+    OFFLINE,
+    catalog,
+    config,
+    install_recording_sleep,
+    run_check,
+    run_connector,
+    run_read,
+    source,
+    write_args,
+)
+from integration_tests.simulator import AvidTrakSimulator, Fault
+
+PINS = {
+    "canary": ("PIN-Zq9-leak-canary", ["Zq9-leak"]),
+    "url_encoding": ("p@ss word/+", ["ss word", "ss+word", "ss%20word", "p%40ss", "word%2F"]),
+}
+OTHER_PIN = "the-valid-pin-is-another"
+
+
+def leak_forms(pin: str, fragments: List[str]) -> List[str]:
+    return sorted({pin, quote(pin, safe=""), quote_plus(pin), quote(pin), json.dumps(pin)[1:-1], *fragments})
+
+
+def strings_in(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from strings_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings_in(item)
+
+
+def assert_no_leak(text: str, pin_case: str) -> None:
+    """Searches the raw text, and every string of every JSON line decoded (escapes undone)."""
+    decoded = []
+    for line in text.splitlines():
+        try:
+            decoded.extend(strings_in(json.loads(line)))
+        except ValueError:
+            pass
+    haystack = text + "\n" + "\n".join(decoded)
+    for form in leak_forms(*PINS[pin_case]):
+        at = haystack.find(form)
+        assert at < 0, f"{form!r} leaked: ...{haystack[max(0, at - 150):at + 50]}..."
+
+
+@pytest.fixture(params=sorted(PINS))
+def pin_case(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def pin(pin_case) -> str:
+    return PINS[pin_case][0]
+
+
+@pytest.fixture
+def sim(pin):
+    with AvidTrakSimulator(pins=(pin,), empty_day_ratio=0.0) as simulator:
+        yield simulator
+
+
+class Captured(list):
+    """The in-process outputs of a test, and everything else the process printed or logged."""
+
+    def __init__(self, capfd, caplog, pin_case: str) -> None:
+        super().__init__()
+        self._capfd, self._caplog, self._pin_case = capfd, caplog, pin_case
+
+    def assert_no_leak(self) -> None:
+        formatter = AirbyteLogFormatter()  # as the connector process formats its log records
+        texts = [
+            orjson.dumps(AirbyteMessageSerializer.dump(m)).decode() for o in self for m in o.get_message_iterator()
+        ]
+        texts += [formatter.format(record) for record in self._caplog.records]
+        out, err = self._capfd.readouterr()
+        assert_no_leak("\n".join(texts + [out, err]), self._pin_case)
+
+
+@pytest.fixture
+def captured(monkeypatch, capfd, caplog, pin_case) -> Captured:
+    install_recording_sleep(monkeypatch)
+    caplog.set_level(logging.DEBUG)
+    return Captured(capfd, caplog, pin_case)
+
+
+def closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+# --- in process: every scenario ----------------------------------------------------------
+
+
+def test_given_successful_sync_of_both_reports_then_pin_nowhere(sim, pin, captured):
+    captured.append(
+        run_read(source(), config(sim.base_url, pin=pin, reports=(GEO, OFFLINE), num_workers=2), catalog(GEO, OFFLINE))
+    )
+    assert captured[0].records and not captured[0].errors
+    captured.assert_no_leak()
+
+
+@pytest.mark.parametrize("name", FAULTS)
+def test_given_persistent_fault_then_pin_nowhere(sim, pin, captured, name):
+    params = dict(FAULTS[name][0])
+    sim.add_fault(Fault(params.pop("kind"), times=None, **params))
+    captured.append(run_read(source(), config(sim.base_url, pin=pin, last="2026-11-01")))
+    assert captured[0].errors
+    captured.assert_no_leak()
+
+
+@pytest.mark.parametrize("name", ["http_503", "read_timeout", "connection_reset"])
+def test_given_single_fault_then_pin_nowhere(sim, pin, captured, name):
+    params = dict(FAULTS[name][0])
+    sim.add_fault(Fault(params.pop("kind"), times=1, **params))
+    captured.append(run_read(source(), config(sim.base_url, pin=pin, last="2026-11-01")))
+    assert captured[0].records and not captured[0].errors
+    captured.assert_no_leak()
+
+
+@pytest.mark.parametrize(
+    "code, status",
+    [(404, "Invalid Request Method"), (6, "Invalid Response Format"), (99, "Odd"), (3, "Authentication Required")],
+)
+def test_given_error_envelope_then_pin_nowhere(sim, pin, captured, code, status):
+    sim.add_fault(Fault("envelope", times=None, code=code, status=status))
+    captured.append(run_read(source(), config(sim.base_url, pin=pin, last="2026-11-01")))
+    assert captured[0].errors
+    captured.assert_no_leak()
+
+
+def test_given_wrong_pin_then_pin_nowhere_in_read_or_check(pin, captured, tmp_path):
+    with AvidTrakSimulator(pins=(OTHER_PIN,)) as other_account:
+        captured.append(
+            run_read(source(), config(other_account.base_url, pin=pin, reports=(GEO, OFFLINE)), catalog(GEO, OFFLINE))
+        )
+        captured.append(run_check(source(), config(other_account.base_url, pin=pin), tmp_path))
+    assert captured[0].errors and captured[1].connection_status_messages
+    captured.assert_no_leak()
+
+
+def test_given_avidtrak_down_then_pin_nowhere_in_read_or_check(pin, captured, tmp_path):
+    down = closed_port_url()
+    captured.append(run_read(source(), config(down, pin=pin)))
+    captured.append(run_check(source(), config(down, pin=pin), tmp_path))
+    assert captured[0].errors and captured[1].connection_status_messages
+    captured.assert_no_leak()
+
+
+def test_given_persistent_503_when_check_then_pin_nowhere(sim, pin, captured, tmp_path):
+    sim.add_fault(Fault("http_status", times=None, status=503))
+    captured.append(run_check(source(), config(sim.base_url, pin=pin), tmp_path))
+    assert captured[0].connection_status_messages
+    captured.assert_no_leak()
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"base_url": "https://avidtrak.com/?pincode=PIN"},
+        {"base_url": "https://avid trak.com"},
+        {"timezone": "Mars/Olympus_Mons"},
+        {"duration": {"mode": "single_date", "report_date": {"mode": "specific", "specific_date": "11/01/2026"}}},
+        {"lookback_days": 31},
+    ],
+    ids=["pin_in_base_url_query", "space_in_host", "unknown_zone", "schema_rejected_date", "schema_bound"],
+)
+def test_given_invalid_config_then_pin_nowhere_in_read_or_check(sim, pin, captured, tmp_path, overrides):
+    settings = config(sim.base_url, pin=pin)
+    settings.update(
+        {
+            key: value.replace("PIN", quote_plus(pin)) if isinstance(value, str) else value
+            for key, value in overrides.items()
+        }
+    )
+    captured.append(run_read(source(), settings))
+    captured.append(run_check(source(), settings, tmp_path))
+    assert captured[0].errors and captured[1].connection_status_messages
+    captured.assert_no_leak()
+
+
+def test_given_rows_that_cannot_be_typed_then_pin_nowhere(pin, captured):
+    base = "https://avidtrak.example"
+    rows = [{"call_date": "soon", "duration": "12s"}]
+    with HttpMocker() as http:
+        http.get(
+            HttpRequest(
+                f"{base}/webservice/api.php",
+                query_params={
+                    "pincode": pin,
+                    "method": OFFLINE,
+                    "format": "json",
+                    "startdate": "2026-11-01 00:00:00",
+                    "enddate": "2026-11-01 23:59:59",
+                    "use_paging": "TRUE",
+                    "perpage": "500",
+                    "page": "1",
+                },
+            ),
+            HttpResponse(json.dumps({"code": 1, "status": "Success", "data": rows})),
+        )
+        captured.append(
+            run_read(source(), config(base, pin=pin, reports=(OFFLINE,), last="2026-11-01"), catalog(OFFLINE))
+        )
+    assert captured[0].records
+    captured.assert_no_leak()
+
+
+# --- the connector process, with --debug ---------------------------------------------------
+
+
+def process_output(completed) -> str:
+    return completed.stdout + "\n" + completed.stderr
+
+
+def test_given_debug_when_process_syncs_then_pin_nowhere_though_request_urls_are_logged(sim, pin, pin_case, tmp_path):
+    completed = run_connector(
+        write_args(tmp_path, "read", config(sim.base_url, pin=pin, first="2024-03-01", last="2024-03-01"), debug=True)
+    )
+
+    assert completed.returncode == 0
+    assert "Making outbound API request" in completed.stdout and "pincode=****" in completed.stdout
+    assert_no_leak(process_output(completed), pin_case)
+
+
+def test_given_debug_and_wrong_pin_when_process_reads_and_checks_then_pin_nowhere(pin, pin_case, tmp_path):
+    with AvidTrakSimulator(pins=(OTHER_PIN,)) as other_account:
+        settings = config(other_account.base_url, pin=pin, first="2024-03-01", last="2024-03-02")
+        read = run_connector(write_args(tmp_path / "read", "read", settings, debug=True))
+        check = run_connector(write_args(tmp_path / "check", "check", settings, debug=True))
+
+    assert read.returncode == 1 and read.errors[-1]["failure_type"] == "config_error"  # the uncaught-exception hook
+    assert check.returncode == 0 and "rejected the pin code" in check.stdout
+    assert_no_leak(process_output(read) + process_output(check), pin_case)
+
+
+@pytest.mark.parametrize(
+    "fault", [Fault("http_status", times=None, status=503), Fault("reset", times=None)], ids=["503", "reset"]
+)
+def test_given_debug_and_persistent_fault_when_process_reads_then_pin_nowhere(sim, pin, pin_case, tmp_path, fault):
+    sim.add_fault(fault)
+
+    completed = run_connector(
+        write_args(tmp_path, "read", config(sim.base_url, pin=pin, first="2024-03-01", last="2024-03-01"), debug=True),
+        launcher=True,
+    )
+
+    assert completed.returncode != 0 and completed.errors[-1]["failure_type"] == "transient_error"
+    assert_no_leak(process_output(completed), pin_case)
+
+
+def test_given_debug_and_avidtrak_down_when_process_reads_and_checks_then_pin_nowhere(pin, pin_case, tmp_path):
+    settings = config(closed_port_url(), pin=pin, first="2024-03-01", last="2024-03-01")
+
+    read = run_connector(write_args(tmp_path / "read", "read", settings, debug=True), launcher=True)
+    check = run_connector(write_args(tmp_path / "check", "check", settings, debug=True), launcher=True)
+
+    assert read.returncode != 0 and "ConnectionError" in read.stdout
+    assert "FAILED" in check.stdout
+    assert_no_leak(process_output(read) + process_output(check), pin_case)
+
+
+def test_given_debug_and_invalid_config_when_process_reads_then_pin_nowhere(pin, pin_case, tmp_path):
+    settings = config(f"https://avidtrak.com/?pincode={quote_plus(pin)}", pin=pin)
+
+    completed = run_connector(write_args(tmp_path, "read", settings, debug=True))
+
+    assert completed.returncode == 1 and completed.errors[-1]["failure_type"] == "config_error"
+    assert_no_leak(process_output(completed), pin_case)
