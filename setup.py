@@ -13,7 +13,6 @@ TEST_REQUIREMENTS = [
     "pytest-timeout>=2.3,<3",
     "requests-mock>=1.12,<2",
     "hypothesis>=6.100,<7",
-    "docker>=7,<8",
 ]
 
 setup(
