@@ -68,7 +68,7 @@ class Window:
 class WindowSlice(StreamSlice):
     """A StreamSlice that hashes once: the CDK's ConcurrentCursor.observe looks every record's
     slice up in a dict, and StreamSlice hashes by JSON-encoding and SHA-256-ing itself on each
-    call (a tenth of a read's CPU in profiles). The value is StreamSlice's own; slices are
+    call (a fifth of a read's CPU in profiles). The value is StreamSlice's own; slices are
     immutable, so it cannot go stale."""
 
     def __init__(self, *, partition: Mapping[str, Any], cursor_slice: Mapping[str, Any]) -> None:

@@ -1,0 +1,147 @@
+"""What bench/run.py measures with: the simulator as a process, timed children, record checks.
+
+Each program runs as a child process; its wall time is taken around spawn..exit and its
+peak RSS comes from `os.wait4` (the kernel's ru_maxrss for that one child, in KiB). Linux
+carries the parent's high-water RSS into a spawned child's ru_maxrss (exec keeps the larger
+of the two), so the bench keeps its own memory small: it fingerprints outputs as it streams
+them and never holds records. `bench_rss_mib` reports its own peak for comparison. The simulator runs as its own process through
+its CLI, exactly as another tool would run it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+PIN = "sim-pin-0001"
+REPORTS = ("geographical_data", "offline_portal_calls")
+
+
+@dataclass
+class Run:
+    wall_s: float
+    peak_rss_kib: int
+    cpu_s: float  # user + system
+
+
+@dataclass
+class Series:
+    """Timed runs of one program in one scenario, plus the record count of its checked run."""
+
+    name: str
+    records: int = 0
+    runs: List[Run] = field(default_factory=list)
+
+    @property
+    def wall_s(self) -> float:
+        return statistics.median(run.wall_s for run in self.runs)
+
+    @property
+    def cpu_s(self) -> float:
+        return statistics.median(run.cpu_s for run in self.runs)
+
+    @property
+    def peak_rss_mib(self) -> float:
+        return statistics.median(run.peak_rss_kib for run in self.runs) / 1024
+
+    @property
+    def records_per_s(self) -> float:
+        return self.records / self.wall_s if self.records else 0.0
+
+    def spread(self) -> str:
+        walls = sorted(run.wall_s for run in self.runs)
+        return f"{walls[0]:.2f}..{walls[-1]:.2f}" if len(walls) > 1 else f"{walls[0]:.2f}"
+
+
+class Simulator:
+    """`python -m integration_tests.simulator` as a child process, stopped with SIGTERM."""
+
+    def __init__(self, calls_per_day: int, latency_ms: float = 0.0, seed: int = 42) -> None:
+        self.args = [
+            sys.executable, "-m", "integration_tests.simulator", "--port", "0", "--seed", str(seed),
+            "--calls-per-day", str(calls_per_day), "--empty-day-ratio", "0", "--latency-ms", str(latency_ms),
+        ]
+        self.process: Optional[subprocess.Popen] = None
+        self.url = ""
+
+    def __enter__(self) -> "Simulator":
+        self.process = subprocess.Popen(self.args, cwd=REPO, stdout=subprocess.PIPE, text=True)
+        line = self.process.stdout.readline().strip()
+        if not line.startswith("AVIDTRAK_SIMULATOR_URL="):
+            self.__exit__()
+            raise RuntimeError(f"the simulator did not start: {line!r}")
+        self.url = line.partition("=")[2]
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def run_measured(command: Sequence[str], stdout_path: str = os.devnull, env: Optional[Dict[str, str]] = None) -> Run:
+    """Runs one child to completion; fails loudly (with its stderr tail) on a non-zero exit."""
+    with open(stdout_path, "wb") as stdout, tempfile.TemporaryFile() as stderr:
+        started = time.perf_counter()
+        process = subprocess.Popen(list(command), cwd=REPO, stdout=stdout, stderr=stderr, env=env)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            stderr.seek(0)
+            tail = stderr.read()[-2000:].decode(errors="replace")
+            raise RuntimeError(f"{command[0]} exited with {process.returncode}:\n{tail}")
+    return Run(wall, usage.ru_maxrss, usage.ru_utime + usage.ru_stime)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What a read produced, per stream: the record count and an order-free digest of the records.
+
+    The digest is the sum (mod 2**64) of Python's hash of each record's canonical JSON: stable
+    within one bench process, which is where all fingerprints are compared. No records are
+    held and hashlib (OpenSSL, 4 MB) is not loaded: the bench stays far below the programs'
+    memory (see run_measured).
+    """
+
+    counts: Tuple[Tuple[str, int], ...]
+    digest: int
+
+    @property
+    def records(self) -> int:
+        return sum(count for _, count in self.counts)
+
+
+def fingerprint(path: str) -> Fingerprint:
+    counts: Counter = Counter()
+    digest = 0
+    with open(path, "rb") as lines:
+        for line in lines:
+            if not line.startswith(b'{"type":"RECORD"'):
+                continue
+            record = json.loads(line)["record"]
+            canonical = json.dumps([record["stream"], record["data"]], sort_keys=True, ensure_ascii=False)
+            digest += hash(canonical)
+            counts[record["stream"]] += 1
+    return Fingerprint(tuple(sorted(counts.items())), digest % 2**64)
+
+
+def bench_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
