@@ -47,7 +47,8 @@ from source_avidtrak.errors import RetryPolicy
 from source_avidtrak.streams import STREAMS_BY_METHOD, AvidTrakStream
 
 CHECK_RETRY_POLICY = RetryPolicy(max_retries=1, max_time_seconds=60, base_seconds=1.0, read_timeout_seconds=30.0)
-# Worst first: a sync that failed for several reasons reports the one the user can act on last.
+# Most severe first: the end-of-sync error takes the most severe type its streams failed with,
+# so it is a config error only when every failure was one.
 FAILURE_SEVERITY = (FailureType.system_error, FailureType.transient_error, FailureType.config_error)
 # Records waiting for the main thread: two full pages keep the workers busy. The CDK's
 # default (10,000) let a large sync hold ~25 MB more than a small one (bench/README.md).
