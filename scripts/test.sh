@@ -13,14 +13,9 @@ for arg in "$@"; do
   esac
 done
 
-python_bin=${PYTHON:-$(command -v python3.11 || command -v python3)}
 venv=.venv
-export AIRBYTE_OFFLINE_MODE=1 DO_NOT_TRACK=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-
-echo "== setting up $venv with $("$python_bin" --version)"
-[ -x "$venv/bin/python" ] || "$python_bin" -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet -e ".[tests]"
+export AIRBYTE_OFFLINE_MODE=1 DO_NOT_TRACK=1
+bash scripts/setup.sh
 export PATH="$PWD/$venv/bin:$PATH"
 
 echo "== unit, integration and standard tests"
