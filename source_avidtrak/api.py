@@ -9,8 +9,11 @@ account can check them. Change them here and nowhere else.
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import dataclass
-from typing import Any, List, Mapping, Optional
+from typing import Any, List, Mapping, Union
+
+import requests
 
 # Endpoint (documented).
 API_PATH = "/webservice/api.php"
@@ -110,6 +113,31 @@ def _parse_code(raw: Any) -> int:
 def _preview(body: bytes, limit: int = 80) -> str:
     text = body[:limit].decode("utf-8", errors="replace").strip()
     return repr(text) if text else "empty body"
+
+
+class ResponseEnvelopes:
+    """Parses each response body once: the error handler decides on it, the stream reads it.
+
+    Keyed weakly by the response, so an entry lives exactly as long as the CDK holds the
+    response; a malformed body is remembered as its error.
+    """
+
+    def __init__(self) -> None:
+        self._parsed: "weakref.WeakKeyDictionary[requests.Response, Union[Envelope, MalformedResponse]]" = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def of(self, response: requests.Response) -> Envelope:
+        parsed = self._parsed.get(response)
+        if parsed is None:
+            try:
+                parsed = parse_envelope(response.content)
+            except MalformedResponse as error:
+                parsed = error
+            self._parsed[response] = parsed
+        if isinstance(parsed, MalformedResponse):
+            raise parsed
+        return parsed
 
 
 def is_last_page(envelope: Envelope, page_size: int) -> bool:

@@ -20,8 +20,7 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_avidtrak import api
-
-REPORTS = (api.METHOD_GEOGRAPHICAL_DATA, api.METHOD_OFFLINE_PORTAL_CALLS)
+from source_avidtrak.reports import REPORT_NAMES
 DEFAULT_BASE_URL = "https://avidtrak.com"
 DEFAULTS = {"timezone": "UTC", "lookback_days": 1, "window_days": 1, "page_size": 500, "num_workers": 3}
 BOUNDS = {"lookback_days": (0, 30), "window_days": (1, 31), "page_size": (1, api.MAX_PAGE_SIZE), "num_workers": (1, 10)}
@@ -167,13 +166,13 @@ def _is_loopback(host: str) -> bool:
 
 def _parse_reports(raw: Any) -> Tuple[str, ...]:
     if raw is None:
-        return REPORTS
+        return REPORT_NAMES
     if not isinstance(raw, list) or not raw:
-        raise ConfigError(f"Select at least one Report: {', '.join(REPORTS)}.")
-    unknown = [report for report in raw if report not in REPORTS]
+        raise ConfigError(f"Select at least one Report: {', '.join(REPORT_NAMES)}.")
+    unknown = [report for report in raw if report not in REPORT_NAMES]
     if unknown:
-        raise ConfigError(f"Unknown Report {unknown[0]!r}. Choose from: {', '.join(REPORTS)}.")
-    return tuple(report for report in REPORTS if report in raw)
+        raise ConfigError(f"Unknown Report {unknown[0]!r}. Choose from: {', '.join(REPORT_NAMES)}.")
+    return tuple(report for report in REPORT_NAMES if report in raw)
 
 
 def _parse_timezone(name: Any) -> ZoneInfo:

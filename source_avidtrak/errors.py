@@ -1,9 +1,9 @@
 """How each AvidTrak response maps to an action: the CDK's error handler and backoff hooks.
 
 AvidTrak reports errors in the body (`code`) and the HTTP status is not documented to
-mirror it, so the handler reads the body whatever the status. The CDK's HttpClient owns
-the retry loop; this module only decides (ErrorHandler) and says how long to wait
-(BackoffStrategy). Messages name the report, the window and the page, never the URL:
+mirror it, so the handler reads the envelope whatever the status, through the stream's
+`ResponseEnvelopes` (each body is parsed once). The CDK's HttpClient owns the retry loop;
+this module only decides (ErrorHandler) and says how long to wait (BackoffStrategy). Messages name the report, the window and the page, never the URL:
 the pin code travels in the query string.
 """
 
@@ -23,7 +23,6 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import Erro
 
 from source_avidtrak import api
 
-ENVELOPE_ATTRIBUTE = "_avidtrak_envelope"
 TRANSIENT_HTTP_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 CONFIG_HTTP_STATUSES = frozenset({401, 403, 404})
 
@@ -64,8 +63,9 @@ def _request_of(response_or_exception: ResponseOrException) -> Optional[requests
 
 
 class AvidTrakErrorHandler(ErrorHandler):
-    def __init__(self, policy: RetryPolicy) -> None:
+    def __init__(self, policy: RetryPolicy, envelopes: api.ResponseEnvelopes) -> None:
         self._policy = policy
+        self._envelopes = envelopes
 
     @property
     def max_retries(self) -> Optional[int]:
@@ -76,21 +76,22 @@ class AvidTrakErrorHandler(ErrorHandler):
         return self._policy.max_time_seconds
 
     def interpret_response(self, response_or_exception: ResponseOrException) -> ErrorResolution:
-        where = describe_request(_request_of(response_or_exception))
         if isinstance(response_or_exception, requests.Response):
-            return self._interpret(response_or_exception, where)
+            return self._interpret(response_or_exception)
+        where = describe_request(_request_of(response_or_exception))
         if isinstance(response_or_exception, Exception):
             kind = type(response_or_exception).__name__
             return _retry(f"Could not get a response from AvidTrak ({kind}) for {where}.")
         return _retry(f"No response from AvidTrak for {where}.")
 
-    def _interpret(self, response: requests.Response, where: str) -> ErrorResolution:
+    def _interpret(self, response: requests.Response) -> ErrorResolution:
         status = response.status_code
         if status in TRANSIENT_HTTP_STATUSES:
-            return _retry(f"AvidTrak answered HTTP {status} for {where}.")
+            return _retry(f"AvidTrak answered HTTP {status} for {describe_request(_request_of(response))}.")
         try:
-            envelope = api.parse_envelope(response.content)
+            envelope = self._envelopes.of(response)
         except api.MalformedResponse as error:
+            where = describe_request(_request_of(response))
             if status in CONFIG_HTTP_STATUSES:
                 return _fail(
                     f"AvidTrak answered HTTP {status} without an API response for {where}. Check the Base URL: "
@@ -98,14 +99,13 @@ class AvidTrakErrorHandler(ErrorHandler):
                     FailureType.config_error,
                 )
             return _retry(f"AvidTrak sent a response that is not an API response for {where}: {error}.")
-        setattr(response, ENVELOPE_ATTRIBUTE, envelope)
-        return _interpret_envelope(envelope, where)
+        if envelope.is_success or envelope.is_no_data:
+            return ErrorResolution(response_action=ResponseAction.SUCCESS)
+        return _interpret_error_code(envelope, describe_request(_request_of(response)))
 
 
-def _interpret_envelope(envelope: api.Envelope, where: str) -> ErrorResolution:
+def _interpret_error_code(envelope: api.Envelope, where: str) -> ErrorResolution:
     code, status = envelope.code, envelope.status or "no status text"
-    if envelope.is_success or envelope.is_no_data:
-        return ErrorResolution(response_action=ResponseAction.SUCCESS)
     if code == api.AUTH_REQUIRED_CODE or code in api.AUTH_FAILED_CODES:
         return _fail(
             f"AvidTrak rejected the pin code (code {code}: {status}). Check the Pin Code in the "

@@ -1,38 +1,49 @@
 """The AvidTrak report streams.
 
-`AvidTrakStream` owns everything the reports share: the envelope (through the error
-handler in errors.py), paging, the date window and record typing. Each report is a small
-subclass naming its API method; its JSON schema lives in schemas/<stream name>.json.
+`AvidTrakStream` owns everything the reports share: the envelope (each body parsed once,
+shared with the error handler in errors.py), paging, the date window and record typing.
+Each report is a small subclass naming its `Report` (reports.py); its JSON schema lives in
+schemas/<report name>.json.
 """
 
 from __future__ import annotations
 
+import threading
 from abc import ABC
 from datetime import date
-from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional
-from urllib.parse import parse_qs, urlsplit
+from types import MappingProxyType
+from typing import Any, ClassVar, Dict, Iterable, List, Mapping, MutableMapping, Optional
 
 import requests
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.http import HttpStream
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
-from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_avidtrak import api
+from source_avidtrak.cdk_contract import backoff_cause
 from source_avidtrak.components import DatetimeWindow, Window
 from source_avidtrak.config import Settings
-from source_avidtrak.errors import ENVELOPE_ATTRIBUTE, AvidTrakBackoffStrategy, AvidTrakErrorHandler, RetryPolicy
+from source_avidtrak.errors import AvidTrakBackoffStrategy, AvidTrakErrorHandler, RetryPolicy
 from source_avidtrak.records import RecordTyper
+from source_avidtrak.reports import GEOGRAPHICAL_DATA, OFFLINE_PORTAL_CALLS, Report
+
+
+class _CurrentPage(threading.local):
+    """The page each thread is reading.
+
+    HttpStream hands `next_page_token` only the response, and one stream object serves
+    every window: the concurrent CDK reads a window's pages in order on one worker thread,
+    so the page a thread last asked for is the page its response answers.
+    """
+
+    number: int = api.FIRST_PAGE
 
 
 class AvidTrakStream(HttpStream, ABC):
-    """One AvidTrak report, read window by window and page by page.
+    """One AvidTrak report, read window by window and page by page."""
 
-    Subclasses set `method`, the report's API method name (assumed: see api.py).
-    """
-
-    method: str
+    report: ClassVar[Report]
     primary_key = api.PRIMARY_KEY
     cursor_field = api.CURSOR_FIELD
     state_checkpoint_interval = None
@@ -43,8 +54,14 @@ class AvidTrakStream(HttpStream, ABC):
         self._retry_policy = retry_policy
         self._page_size = page_size or settings.page_size
         self._window = DatetimeWindow(settings)
+        self._envelopes = api.ResponseEnvelopes()
+        self._page = _CurrentPage()
         super().__init__()
         self._typer = RecordTyper(self.get_json_schema())
+
+    @property
+    def name(self) -> str:
+        return self.report.name
 
     @property
     def url_base(self) -> str:
@@ -54,7 +71,7 @@ class AvidTrakStream(HttpStream, ABC):
         return ""
 
     def get_error_handler(self) -> ErrorHandler:
-        return AvidTrakErrorHandler(self._retry_policy)
+        return AvidTrakErrorHandler(self._retry_policy, self._envelopes)
 
     def get_backoff_strategy(self) -> BackoffStrategy:
         return AvidTrakBackoffStrategy(self._retry_policy)
@@ -68,7 +85,11 @@ class AvidTrakStream(HttpStream, ABC):
         return self._window.windows(self._today, state)
 
     def stream_slices(
-        self, sync_mode: SyncMode, cursor_field: Optional[List[str]] = None, stream_state: Optional[Mapping[str, Any]] = None
+        self,
+        *,
+        sync_mode: SyncMode,
+        cursor_field: Optional[List[str]] = None,
+        stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[Optional[Mapping[str, Any]]]:
         windows = self.windows(sync_mode, stream_state)
         if windows:
@@ -92,10 +113,11 @@ class AvidTrakStream(HttpStream, ABC):
         try:
             yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
         except AirbyteTracedException as error:
-            if isinstance(error.__context__, BaseBackoffException):
+            cause = backoff_cause(error)
+            if cause is not None:
                 policy = self._retry_policy
                 error.message = (
-                    f"{error.__context__} Gave up after retrying (at most {policy.max_retries} retries within "
+                    f"{cause} Gave up after retrying (at most {policy.max_retries} retries within "
                     f"{policy.max_time_seconds} s): AvidTrak may be down or limiting requests. The next sync "
                     "resumes from the last saved state."
                 )
@@ -107,51 +129,41 @@ class AvidTrakStream(HttpStream, ABC):
         stream_slice: Optional[Mapping[str, Any]] = None,
         next_page_token: Optional[Mapping[str, Any]] = None,
     ) -> MutableMapping[str, Any]:
-        page = (next_page_token or {}).get(api.PARAM_PAGE, api.FIRST_PAGE)
+        self._page.number = (next_page_token or {}).get(api.PARAM_PAGE, api.FIRST_PAGE)
         return {
             api.PARAM_PIN: self._settings.pin_code,
-            api.PARAM_METHOD: self.method,
+            api.PARAM_METHOD: self.report.method,
             api.PARAM_FORMAT: api.FORMAT_JSON,
             **Window.from_slice(stream_slice or {}).request_params(),
             api.PARAM_USE_PAGING: api.USE_PAGING_ON,
             api.PARAM_PER_PAGE: self._page_size,
-            api.PARAM_PAGE: page,
+            api.PARAM_PAGE: self._page.number,
         }
 
     def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
-        if api.is_last_page(self._envelope(response), self._page_size):
+        if api.is_last_page(self._envelopes.of(response), self._page_size):
             return None
-        return {api.PARAM_PAGE: _page_of(response) + 1}
+        return {api.PARAM_PAGE: self._page.number + 1}
 
     def parse_response(
         self, response: requests.Response, stream_slice: Optional[Mapping[str, Any]] = None, **kwargs: Any
     ) -> Iterable[Dict[str, Any]]:
-        envelope = self._envelope(response)
-        if envelope.is_no_data and _page_of(response) == api.FIRST_PAGE:
+        envelope = self._envelopes.of(response)
+        if envelope.is_no_data and self._page.number == api.FIRST_PAGE:
             window = Window.from_slice(stream_slice or {}).describe()
             self.logger.info(f"{self.name}: no calls for {window} (AvidTrak code 0: {envelope.status or 'no data'})")
         records, problems = self._typer.type_rows(envelope.rows)
         if problems:
-            self._warn(problems, stream_slice, _page_of(response))
+            self._warn(problems, stream_slice)
         return records
 
-    def _warn(self, problems: Mapping[str, int], stream_slice: Optional[Mapping[str, Any]], page: int) -> None:
+    def _warn(self, problems: Mapping[str, int], stream_slice: Optional[Mapping[str, Any]]) -> None:
         window = Window.from_slice(stream_slice or {}).describe()
         details = ", ".join(f"{count} without a valid {field}" for field, count in sorted(problems.items()))
         self.logger.warning(
-            f"{self.name} {window} page {page}: {details}. These rows are emitted anyway; values that could "
-            "not be typed are null, with their raw text under _avidtrak_unparsed."
+            f"{self.name} {window} page {self._page.number}: {details}. These rows are emitted anyway; values that "
+            "could not be typed are null, with their raw text under _avidtrak_unparsed."
         )
-
-    @staticmethod
-    def _envelope(response: requests.Response) -> api.Envelope:
-        envelope = getattr(response, ENVELOPE_ATTRIBUTE, None)
-        return envelope if envelope is not None else api.parse_envelope(response.content)
-
-
-def _page_of(response: requests.Response) -> int:
-    values = parse_qs(urlsplit(response.request.url or "").query).get(api.PARAM_PAGE)
-    return int(values[0]) if values else api.FIRST_PAGE
 
 
 class GeographicalData(AvidTrakStream):
@@ -160,7 +172,7 @@ class GeographicalData(AvidTrakStream):
     Method and fields are assumed (avidtrak-api.md, "Report methods" and "Rows").
     """
 
-    method = api.METHOD_GEOGRAPHICAL_DATA
+    report = GEOGRAPHICAL_DATA
 
 
 class OfflinePortalCalls(AvidTrakStream):
@@ -169,7 +181,9 @@ class OfflinePortalCalls(AvidTrakStream):
     Method and fields are assumed (avidtrak-api.md, "Report methods" and "Rows").
     """
 
-    method = api.METHOD_OFFLINE_PORTAL_CALLS
+    report = OFFLINE_PORTAL_CALLS
 
 
-STREAMS_BY_METHOD = {stream.method: stream for stream in (GeographicalData, OfflinePortalCalls)}
+StreamClasses = Mapping[str, type[AvidTrakStream]]
+# Report name -> stream class; read-only, so nothing can swap a stream at run time.
+STREAM_CLASSES: StreamClasses = MappingProxyType({cls.report.name: cls for cls in (GeographicalData, OfflinePortalCalls)})

@@ -14,6 +14,7 @@ import pytest
 
 from source_avidtrak import SourceAvidtrak, api, config as config_module
 from source_avidtrak.config import parse_settings
+from source_avidtrak.reports import REPORT_NAMES
 from unit_tests.integration.config_builder import ConfigBuilder
 
 Path = Tuple[str, ...]
@@ -159,8 +160,8 @@ def test_given_spec_defaults_when_compared_then_equal_config_defaults_and_bounds
     for name, (low, high) in config_module.BOUNDS.items():
         assert (properties[name]["minimum"], properties[name]["maximum"]) == (low, high), name
     assert properties["base_url"]["default"] == config_module.DEFAULT_BASE_URL
-    assert properties["reports"]["default"] == list(config_module.REPORTS)
-    assert properties["reports"]["items"]["enum"] == list(config_module.REPORTS)
+    assert properties["reports"]["default"] == list(REPORT_NAMES)
+    assert properties["reports"]["items"]["enum"] == list(REPORT_NAMES)
     assert properties["duration"]["default"] == {"mode": "yesterday"}
     assert properties["page_size"]["maximum"] == api.MAX_PAGE_SIZE
     offsets = [schema for path, schema in walk(properties) if path[-1].endswith("offset")]

@@ -1,0 +1,125 @@
+"""Every CDK behaviour the connector relies on that the CDK does not document, in one place.
+
+Each item says why the connector needs it; unit_tests/test_cdk_contract.py pins each one
+with a test that fails, naming the item, when a CDK upgrade changes it. Nothing here
+assigns to a CDK object's private attributes.
+
+1. `AbstractSource.check` reports `repr(error)` of what `check_connection` returns.
+   `CheckFailure` is a str whose repr is itself, so the user reads the sentence, not a
+   quoted Python literal.
+2. The concurrent cursor's state: `{"state_type": ..., "slices": [{start, end, ...}]}`
+   handed to `convert_to_state_message`, where the first merged interval runs from the
+   sync's start through the last window that completed with every window before it.
+   `WindowEndStateConverter` writes that interval's end as the state.
+3. When the HTTP client gives up retrying, the AirbyteTracedException it raises is raised
+   while handling the backoff exception, so `__context__` is that exception; it carries
+   our error handler's message for the last attempt. `backoff_cause` reads it.
+4. The concurrent CDK puts request URLs (the pin included) into TRACE `internal_message`
+   and `stack_trace` without filtering them, and labels its closing "streams did not sync
+   successfully" error `config_error` whatever the streams failed with. `mask_secrets`
+   and `honest_failure_type` compensate.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Iterator, List, MutableMapping, Optional
+
+from airbyte_cdk.models import AirbyteMessage, FailureType, TraceType, Type
+from airbyte_cdk.sources.streams.concurrent.cursor import CursorField
+from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import (
+    CustomFormatConcurrentStreamStateConverter,
+)
+from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
+from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_avidtrak.components import SLICE_DATETIME_FORMAT
+
+ISO_SECONDS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}")  # SLICE_DATETIME_FORMAT
+UTC_SUFFIX = "+00:00"
+# Most severe first: the end-of-sync error takes the most severe type its streams failed with.
+FAILURE_SEVERITY = (FailureType.system_error, FailureType.transient_error, FailureType.config_error)
+
+
+class CheckFailure(str):
+    """(1) A check_connection error that AbstractSource.check's repr() leaves readable."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+class WindowEndStateConverter(CustomFormatConcurrentStreamStateConverter):
+    """(2) State is `{"call_date": "2026-11-25T23:59:59"}`: the end of the completed windows.
+
+    The CDK's converter reports the newest *record* of the completed windows instead, and
+    falls back to the range start when they hold none: on a report that gets no calls (an
+    account without offline numbers) every nightly sync would re-read from the first day,
+    a range growing forever. The end of the contiguous completed windows is the same
+    guarantee (nothing after it is skipped, nothing incomplete is covered) and it moves on.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(datetime_format=SLICE_DATETIME_FORMAT, cursor_granularity=timedelta(seconds=1))
+
+    def convert_to_state_message(
+        self, cursor_field: CursorField, stream_state: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        slices = stream_state.get("slices") if self.is_state_message_compatible(stream_state) else None
+        if not slices:
+            return super().convert_to_state_message(cursor_field, stream_state)
+        completed_through = self.merge_intervals(slices)[0][self.END_KEY]
+        return {cursor_field.cursor_field_key: self.output_format(completed_through)}
+
+    def parse_timestamp(self, timestamp: Any) -> datetime:
+        """The CDK's strptime result, from fromisoformat when the value has the slice format exactly.
+
+        The cursor parses every record's call_date; strptime was a sixth of a read's CPU.
+        For `YYYY-MM-DDTHH:MM:SS` both parsers give the same datetime or both fail; any
+        other shape goes to the CDK's parser unchanged.
+        """
+        if isinstance(timestamp, str) and ISO_SECONDS.fullmatch(timestamp):
+            try:
+                return datetime.fromisoformat(timestamp + UTC_SUFFIX)  # 6x faster than .replace(tzinfo=)
+            except ValueError:
+                pass
+        parsed: datetime = super().parse_timestamp(timestamp)
+        return parsed
+
+
+def backoff_cause(error: AirbyteTracedException) -> Optional[BaseBackoffException]:
+    """(3) The backoff exception behind the HTTP client's "gave up retrying" error, if any."""
+    cause = error.__context__
+    return cause if isinstance(cause, BaseBackoffException) else None
+
+
+def mask_secrets(message: AirbyteMessage) -> AirbyteMessage:
+    """(4) Filters the registered secrets out of LOG and TRACE text the CDK left unfiltered."""
+    if message.type == Type.LOG and message.log is not None:
+        message.log.message = filter_secrets(message.log.message)
+    elif message.type == Type.TRACE and message.trace is not None and message.trace.error is not None:
+        error = message.trace.error
+        error.message = filter_secrets(error.message) if error.message else error.message
+        error.internal_message = filter_secrets(error.internal_message) if error.internal_message else None
+        error.stack_trace = filter_secrets(error.stack_trace) if error.stack_trace else None
+    return message
+
+
+def honest_failure_type(messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
+    """(4) Masks every message and labels the end-of-sync error with its streams' worst failure.
+
+    Without this the platform would ask the user to fix a config that is fine whenever a
+    sync failed transiently.
+    """
+    seen: List[FailureType] = []
+    try:
+        for message in messages:
+            if message.type == Type.TRACE and message.trace is not None and message.trace.type == TraceType.ERROR:
+                if message.trace.error is not None and message.trace.error.failure_type is not None:
+                    seen.append(message.trace.error.failure_type)
+            yield mask_secrets(message)
+    except AirbyteTracedException as error:
+        if seen:
+            error.failure_type = next((kind for kind in FAILURE_SEVERITY if kind in seen), error.failure_type)
+        raise
