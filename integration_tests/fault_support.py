@@ -9,8 +9,8 @@
   in-process entrypoint.
 - `run_connector`: the connector as a real subprocess. `launcher=False` runs the
   installed `source-avidtrak` command; `launcher=True` runs this module, which calls
-  the CDK's `launch` with a small RetryPolicy and the no-op sleep, so retry paths
-  finish in bounded, sleep-free time in a subprocess too.
+  the CDK's `launch` with a small RetryPolicy, the no-op sleep and the tests' frozen
+  clock (NOW), so retry paths finish in bounded, sleep-free time in a subprocess too.
 - `WindowFailingProxy`: a real HTTP proxy in front of the simulator that answers 503
   for the windows it is told to fail (the simulator's faults narrow by report and page,
   not by date).
@@ -84,6 +84,7 @@ FAULTS = {
     "data_not_a_list": ({"kind": "data_not_list"}, "'data' is str", EXPONENTIAL),
 }
 LAUNCHER_POLICY_ENV = "AVIDTRAK_TEST_RETRY_POLICY"
+LAUNCHER_NOW_ENV = "AVIDTRAK_TEST_NOW"
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -222,7 +223,7 @@ def connector_command(launcher: bool) -> List[str]:
 
 
 def connector_env(policy: RetryPolicy = FAST_POLICY) -> Dict[str, str]:
-    env = {**os.environ, LAUNCHER_POLICY_ENV: json.dumps(asdict(policy))}
+    env = {**os.environ, LAUNCHER_POLICY_ENV: json.dumps(asdict(policy)), LAUNCHER_NOW_ENV: NOW.isoformat()}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env.pop("LOG_LEVEL", None)
     return env
@@ -269,7 +270,8 @@ def launch_with_policy(argv: List[str]) -> None:
     sleeper = RecordingSleep()
     rate_limiting.time = sleeper
     backoff._sync.time = sleeper
-    launch(SourceAvidtrak(retry_policy=policy), argv)
+    now = datetime.fromisoformat(os.environ.get(LAUNCHER_NOW_ENV) or NOW.isoformat())
+    launch(SourceAvidtrak(clock=lambda: now, retry_policy=policy), argv)
 
 
 # --- a proxy that fails chosen windows -------------------------------------------------

@@ -9,6 +9,7 @@ Nothing downstream reads the raw config: streams and the date window take `Setti
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Mapping, Optional, Tuple, Union
@@ -24,7 +25,11 @@ from source_avidtrak.reports import REPORT_NAMES
 DEFAULT_BASE_URL = "https://avidtrak.com"
 DEFAULTS = {"timezone": "UTC", "lookback_days": 1, "window_days": 1, "page_size": 500, "num_workers": 3}
 BOUNDS = {"lookback_days": (0, 30), "window_days": (1, 31), "page_size": (1, api.MAX_PAGE_SIZE), "num_workers": (1, 10)}
+TITLES = {"num_workers": "Number of Workers"}  # spec.yaml's title where it is not the key in title case
 MAX_OFFSET_DAYS = 3650
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# Every top-level key of spec.yaml (unit_tests/test_spec.py checks it).
+CONFIG_KEYS = frozenset({"pin_code", "base_url", "reports", "duration", "timezone", *BOUNDS})
 LOOPBACK_HOSTS = {"localhost"}
 
 Clock = Callable[[], datetime]
@@ -103,8 +108,12 @@ class Settings:
 
 def parse_settings(config: Mapping[str, Any], today: Optional[date] = None) -> Settings:
     """Builds Settings from a raw config; with `today`, also checks the date range."""
+    if "pin_code" not in config:
+        raise ConfigError(_missing_key_message("The Pin Code is missing: the config", "pin_code", config, CONFIG_KEYS))
     pin = config.get("pin_code")
-    if not isinstance(pin, str) or not pin.strip():
+    if not isinstance(pin, str):  # never echo the value: it is the credential
+        raise ConfigError("The Pin Code must be text (a JSON string in quotes), not a number or another type.")
+    if not pin.strip():
         raise ConfigError("The Pin Code is empty. Enter the pin code AvidTrak gave you when you signed up.")
     start, end = _parse_duration(config.get("duration") or {"mode": "yesterday"})
     settings = Settings(
@@ -194,7 +203,7 @@ def _bounded_int(config: Mapping[str, Any], name: str) -> int:
 
 
 def _title(name: str) -> str:
-    return name.replace("_", " ").title()
+    return TITLES.get(name) or name.replace("_", " ").title()
 
 
 def _parse_duration(duration: Any) -> Tuple[DayRef, DayRef]:
@@ -213,11 +222,23 @@ def _parse_duration(duration: Any) -> Tuple[DayRef, DayRef]:
     raise ConfigError(f"Unknown Duration mode {mode!r}: use yesterday, single_date or date_range.")
 
 
+def _missing_key_message(subject: str, key: str, found: Mapping[str, Any], known: Any) -> str:
+    """Names the missing key, and the keys found instead: usually the same key misspelled."""
+    others = sorted(str(name) for name in found if name not in known)
+    if not others:
+        return f"{subject} has no {key!r}. Add it."
+    return f"{subject} has no {key!r}; it has {', '.join(map(repr, others))} instead. Rename the key to {key!r}."
+
+
 def _parse_day_ref(raw: Any, title: str, date_key: str, offset_key: str) -> DayRef:
     mode = raw.get("mode") if isinstance(raw, Mapping) else None
     if mode == "specific":
+        if date_key not in raw:
+            raise ConfigError(_missing_key_message(f"{title} is a specific date but", date_key, raw, {"mode"}))
         return SpecificDay(_parse_date(raw.get(date_key), title))
     if mode == "relative":
+        if offset_key not in raw:
+            raise ConfigError(_missing_key_message(f"{title} is a relative date but", offset_key, raw, {"mode"}))
         offset = raw.get(offset_key)
         if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET_DAYS:
             raise ConfigError(f"{title} offset must be a whole number of days back from 0 to {MAX_OFFSET_DAYS}; got {offset!r}.")
@@ -227,6 +248,8 @@ def _parse_day_ref(raw: Any, title: str, date_key: str, offset_key: str) -> DayR
 
 def _parse_date(raw: Any, title: str) -> date:
     try:
-        return datetime.strptime(str(raw), "%Y-%m-%d").date()
+        if not isinstance(raw, str) or not ISO_DATE.fullmatch(raw):
+            raise ValueError("not YYYY-MM-DD")  # strptime alone takes 2026-1-5
+        return date.fromisoformat(raw)
     except ValueError:
         raise ConfigError(f"{title} {raw!r} is not a real date: use YYYY-MM-DD, e.g. 2026-01-31.") from None

@@ -5,6 +5,12 @@ classes), so every entrypoint (the console script, the CDK's `launch`, its test
 `entrypoint_wrapper`) runs the same code. Each command validates the config into
 `Settings` first (a ConfigError before any request); `read` then assembles one `Sync`
 (sync.py) for that read alone.
+
+Config checks: the connector's own (`parse_settings`, whose messages name the field and
+the fix) run first, then the CDK's JSON-schema validation against spec.yaml for anything
+left. `check_config_against_spec` is off so that discover and read do not run the
+CDK's first; `check` always runs the CDK's first, which is why spec.yaml leaves the values
+inside Duration's options to the connector.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from urllib.parse import quote, quote_plus
 from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog, FailureType, SyncMode
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
+from airbyte_cdk.sources.utils.schema_helpers import check_config_against_spec_or_exit, split_config
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets, update_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -32,6 +39,8 @@ CHECK_RETRY_POLICY = RetryPolicy(max_retries=1, max_time_seconds=60, base_second
 
 
 class SourceAvidtrak(AbstractSource):
+    check_config_against_spec = False  # settings() runs it after the connector's own checks
+
     def __init__(
         self,
         clock: Clock = utc_now,
@@ -47,6 +56,7 @@ class SourceAvidtrak(AbstractSource):
         """Validates the config (ConfigError before any request) and fixes today for this command."""
         settings = parse_settings(config)
         _register_pin(settings.pin_code)
+        check_config_against_spec_or_exit(split_config(config)[0], self.spec(logging.getLogger("airbyte")))
         today = settings.today(self._clock)
         settings.resolve_range(today)
         return settings, today
@@ -55,7 +65,7 @@ class SourceAvidtrak(AbstractSource):
         """One cheap request: a one-row page of the first selected report for yesterday."""
         try:
             settings, today = self.settings(config)
-        except ConfigError as error:
+        except AirbyteTracedException as error:  # ConfigError, or the CDK's schema validation
             return False, CheckFailure(error.message or "The config is not valid.")
         stream = self._stream_classes[settings.reports[0]](settings, today, CHECK_RETRY_POLICY, page_size=1)
         yesterday = Window(today - timedelta(days=1), today - timedelta(days=1))

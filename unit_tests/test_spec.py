@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 
 from source_avidtrak import SourceAvidtrak, api, config as config_module
-from source_avidtrak.config import parse_settings
+from source_avidtrak.config import ConfigError, parse_settings
 from source_avidtrak.reports import REPORT_NAMES
 from unit_tests.integration.config_builder import ConfigBuilder
 
@@ -104,12 +104,48 @@ def test_given_groups_when_checked_then_credentials_and_details_hold_domo_panes(
     assert by_property["reports"] == by_property["duration"] == "details"
 
 
-def test_given_date_and_integer_properties_when_checked_then_pattern_format_and_bounds(spec):
+def option_value_paths(spec: Dict[str, Any]) -> Set[Path]:
+    """Paths of the values inside Duration's oneOf options (dates and offsets)."""
+    return {path for path, schema in walk(spec["properties"]) if path[0] == "duration" and len(path) == 3}
+
+
+def test_given_date_and_integer_properties_when_checked_then_format_and_bounds_where_the_cdk_checks_them(spec):
+    inside_options = option_value_paths(spec)
     for path, schema in walk(spec["properties"]):
-        if schema.get("format") == "date" or path[-1].startswith("specific_date"):
-            assert schema["format"] == "date" and schema["pattern"] == "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", path
-        if schema.get("type") == "integer":
+        if path[-1].startswith("specific_date"):
+            assert schema["format"] == "date" and schema["pattern_descriptor"] == "YYYY-MM-DD", path
+        if schema.get("type") == "integer" and path not in inside_options:
             assert "minimum" in schema and "maximum" in schema, path
+        if path in inside_options:
+            # spec.yaml says why: the CDK's oneOf message would pre-empt the connector's.
+            assert not {"pattern", "minimum", "maximum"} & set(schema), path
+
+
+@pytest.mark.parametrize(
+    "duration, message",
+    [
+        ({"mode": "single_date", "report_date": {"mode": "specific", "specific_date": "11/01/2026"}},
+         "Report Date '11/01/2026' is not a real date: use YYYY-MM-DD"),
+        ({"mode": "single_date", "report_date": {"mode": "relative", "date_offset": -1}},
+         "Report Date offset must be a whole number of days back from 0 to 3650; got -1"),
+        ({"mode": "date_range", "date_from": {"mode": "relative", "date_from_offset": 3651},
+          "date_to": {"mode": "relative", "date_to_offset": 0}},
+         "Date From offset must be a whole number of days back from 0 to 3650; got 3651"),
+        ({"mode": "date_range", "date_from": {"mode": "relative", "date_from_offset": 1},
+          "date_to": {"mode": "specific", "specific_date_to": "2026-1-5"}},
+         "Date To '2026-1-5' is not a real date: use YYYY-MM-DD"),
+    ],
+)
+def test_given_value_the_spec_leaves_unchecked_inside_an_option_when_parsed_then_config_error_naming_it(
+    spec, duration, message
+):
+    config = {"pin_code": "abc", "duration": duration}
+    jsonschema.validate(config, spec, cls=jsonschema.Draft7Validator)  # the CDK lets it through...
+
+    with pytest.raises(ConfigError) as raised:  # ...and the connector names the field
+        parse_settings(config)
+
+    assert message in raised.value.message
 
 
 class Recorder(dict):
@@ -165,7 +201,8 @@ def test_given_spec_defaults_when_compared_then_equal_config_defaults_and_bounds
     assert properties["duration"]["default"] == {"mode": "yesterday"}
     assert properties["page_size"]["maximum"] == api.MAX_PAGE_SIZE
     offsets = [schema for path, schema in walk(properties) if path[-1].endswith("offset")]
-    assert len(offsets) == 3 and all(schema["maximum"] == config_module.MAX_OFFSET_DAYS for schema in offsets)
+    assert len(offsets) == 3 and all(schema["type"] == "integer" for schema in offsets)
+    assert "pin_code" in spec["required"] and "base_url" not in spec["required"]
 
 
 def test_given_spec_defaults_filled_in_when_parsed_then_same_settings_as_omitting_them(spec):
