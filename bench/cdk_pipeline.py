@@ -29,12 +29,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from integration_tests.simulator_data import DataSpec, generate_day  # noqa: E402
-from source_avidtrak import source as source_module  # noqa: E402
-from source_avidtrak.components import Window  # noqa: E402
-from source_avidtrak.records import RecordTyper  # noqa: E402
-from source_avidtrak.run import launch  # noqa: E402
-from source_avidtrak.streams import GeographicalData, OfflinePortalCalls  # noqa: E402
+from integration_tests.simulator_data import DataSpec, generate_day
+from source_avidtrak import source as source_module
+from source_avidtrak.components import Window
+from source_avidtrak.records import RecordTyper
+from source_avidtrak.run import launch
+from source_avidtrak.streams import GeographicalData, OfflinePortalCalls
 
 
 def typed_days(stream_class, spec: DataSpec, first: date, last: date) -> dict:
@@ -88,13 +88,20 @@ def main(argv=None) -> int:
 
 def write_inputs(workdir: str, first: date, last: date):
     config = {
-        "pin_code": "sim-pin-0001", "base_url": "http://127.0.0.1:9", "num_workers": 3,
-        "duration": {"mode": "date_range", "date_from": {"mode": "specific", "specific_date_from": first.isoformat()},
-                     "date_to": {"mode": "specific", "specific_date_to": last.isoformat()}},
+        "pin_code": "sim-pin-0001",
+        "base_url": "http://127.0.0.1:9",
+        "num_workers": 3,
+        "duration": {
+            "mode": "date_range",
+            "date_from": {"mode": "specific", "specific_date_from": first.isoformat()},
+            "date_to": {"mode": "specific", "specific_date_to": last.isoformat()},
+        },
     }
     stream = lambda name: {  # noqa: E731
         "stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]},
-        "sync_mode": "incremental", "destination_sync_mode": "append", "cursor_field": ["call_date"],
+        "sync_mode": "incremental",
+        "destination_sync_mode": "append",
+        "cursor_field": ["call_date"],
     }
     catalog = {"streams": [stream(name) for name in ("geographical_data", "offline_portal_calls")]}
     paths = []

@@ -72,11 +72,18 @@ def read(url: str, pin: str, reports, first: date, last: date, page_size: int, o
         for day in days(first, last):
             page = 1
             while True:
-                query = urlencode({
-                    "pincode": pin, "method": report, "format": "json",
-                    "startdate": f"{day} 00:00:00", "enddate": f"{day} 23:59:59",
-                    "use_paging": "TRUE", "perpage": page_size, "page": page,
-                })
+                query = urlencode(
+                    {
+                        "pincode": pin,
+                        "method": report,
+                        "format": "json",
+                        "startdate": f"{day} 00:00:00",
+                        "enddate": f"{day} 23:59:59",
+                        "use_paging": "TRUE",
+                        "perpage": page_size,
+                        "page": page,
+                    }
+                )
                 connection.request("GET", f"{path}?{query}")
                 response = connection.getresponse()
                 envelope = loads(response.read())

@@ -71,13 +71,24 @@ class Simulator:
 
     def __init__(self, calls_per_day: int, latency_ms: float = 0.0, seed: int = 42) -> None:
         self.args = [
-            sys.executable, "-m", "integration_tests.simulator", "--port", "0", "--seed", str(seed),
-            "--calls-per-day", str(calls_per_day), "--empty-day-ratio", "0", "--latency-ms", str(latency_ms),
+            sys.executable,
+            "-m",
+            "integration_tests.simulator",
+            "--port",
+            "0",
+            "--seed",
+            str(seed),
+            "--calls-per-day",
+            str(calls_per_day),
+            "--empty-day-ratio",
+            "0",
+            "--latency-ms",
+            str(latency_ms),
         ]
         self.process: Optional[subprocess.Popen] = None
         self.url = ""
 
-    def __enter__(self) -> "Simulator":
+    def __enter__(self) -> Simulator:
         self.process = subprocess.Popen(self.args, cwd=REPO, stdout=subprocess.PIPE, text=True)
         line = self.process.stdout.readline().strip()
         if not line.startswith("AVIDTRAK_SIMULATOR_URL="):

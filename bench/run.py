@@ -28,7 +28,7 @@ from typing import Callable, Dict, List, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import BIN, PIN, REPO, REPORTS, Fingerprint, Series, Simulator, bench_rss_mib, fingerprint, run_measured  # noqa: E402
+from harness import BIN, PIN, REPO, REPORTS, Fingerprint, Series, Simulator, bench_rss_mib, fingerprint, run_measured
 
 FIRST_DAY = date(2025, 1, 1)
 MANIFEST = REPO / "bench" / "peer" / "manifest.yaml"
@@ -60,7 +60,10 @@ class Programs:
 
     def connector(self, url: str, num_workers: int = 3) -> List[str]:
         config = {
-            "pin_code": PIN, "base_url": url, "reports": list(REPORTS), "num_workers": num_workers,
+            "pin_code": PIN,
+            "base_url": url,
+            "reports": list(REPORTS),
+            "num_workers": num_workers,
             "duration": {
                 "mode": "date_range",
                 "date_from": {"mode": "specific", "specific_date_from": FIRST_DAY.isoformat()},
@@ -75,11 +78,25 @@ class Programs:
         return [sys.executable, str(REPO / "bench" / "floor.py"), "--url", url, "--pin", PIN, *days]
 
     def peer(self, url: str) -> List[str]:
-        config = {"pin_code": PIN, "base_url": url, "start_date": FIRST_DAY.isoformat(),
-                  "end_date": self.scenario.last_day.isoformat(), "page_size": 500, "num_workers": 3}
+        config = {
+            "pin_code": PIN,
+            "base_url": url,
+            "start_date": FIRST_DAY.isoformat(),
+            "end_date": self.scenario.last_day.isoformat(),
+            "page_size": 500,
+            "num_workers": 3,
+        }
         path = self._write("peer.json", config)
-        return [str(BIN / "source-declarative-manifest"), "read", "--config", path, "--catalog", self.catalog,
-                "--manifest-path", str(MANIFEST)]
+        return [
+            str(BIN / "source-declarative-manifest"),
+            "read",
+            "--config",
+            path,
+            "--catalog",
+            self.catalog,
+            "--manifest-path",
+            str(MANIFEST),
+        ]
 
     def _write(self, name: str, payload) -> str:
         path = os.path.join(self.workdir, name)
@@ -95,7 +112,9 @@ def spec_command(url: str = "") -> List[str]:
 def _catalog() -> dict:
     stream = lambda name: {  # noqa: E731
         "stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]},
-        "sync_mode": "incremental", "destination_sync_mode": "append", "cursor_field": ["call_date"],
+        "sync_mode": "incremental",
+        "destination_sync_mode": "append",
+        "cursor_field": ["call_date"],
     }
     return {"streams": [stream(name) for name in REPORTS]}
 
@@ -124,7 +143,7 @@ def measure(
                 )
         names = list(commands)
         for repetition in range(runs):
-            for name in names[repetition % len(names):] + names[:repetition % len(names)]:
+            for name in names[repetition % len(names) :] + names[: repetition % len(names)]:
                 series[name].runs.append(run_measured(commands[name](simulator.url)))
     return series
 
@@ -146,21 +165,25 @@ def measure_startup(runs: int) -> Dict[str, Series]:
     for command in commands.values():  # warm the page cache and __pycache__
         run_measured(command)
     for repetition in range(runs):
-        for name in list(commands)[repetition % 2:] + list(commands)[:repetition % 2]:
+        for name in list(commands)[repetition % 2 :] + list(commands)[: repetition % 2]:
             series[name].runs.append(run_measured(commands[name]))
     return series
 
 
 def print_table(title: str, series: Sequence[Series]) -> None:
     print(f"\n## {title}")
-    print(f"{'program':34} {'records':>8} {'wall s (median)':>16} {'min..max':>12} {'CPU s':>6} {'records/s':>10} "
-          f"{'peak RSS MiB':>13}")
+    print(
+        f"{'program':34} {'records':>8} {'wall s (median)':>16} {'min..max':>12} {'CPU s':>6} {'records/s':>10} "
+        f"{'peak RSS MiB':>13}"
+    )
     for item in series:
         rate = f"{item.records_per_s:,.0f}" if item.records else "-"
         records = f"{item.records:,}" if item.records else "-"
         floor_only = "*" if item.peak_rss_mib <= bench_rss_mib() + 1 else " "  # see harness.run_measured
-        print(f"{item.name:34} {records:>8} {item.wall_s:16.2f} {item.spread():>12} {item.cpu_s:6.2f} {rate:>10} "
-              f"{item.peak_rss_mib:12.1f}{floor_only}")
+        print(
+            f"{item.name:34} {records:>8} {item.wall_s:16.2f} {item.spread():>12} {item.cpu_s:6.2f} {rate:>10} "
+            f"{item.peak_rss_mib:12.1f}{floor_only}"
+        )
 
 
 def verdict(name: str, passed: bool, detail: str) -> bool:
@@ -176,7 +199,9 @@ def check_peer_schemas() -> None:
     for stream in manifest["streams"]:
         expected = json.loads((REPO / "source_avidtrak" / "schemas" / f"{stream['name']}.json").read_text())
         if stream["schema_loader"]["schema"] != expected:
-            raise SystemExit(f"FAIL: bench/peer/manifest.yaml's schema of {stream['name']} differs from the connector's")
+            raise SystemExit(
+                f"FAIL: bench/peer/manifest.yaml's schema of {stream['name']} differs from the connector's"
+            )
 
 
 def main(argv=None) -> int:
@@ -186,12 +211,20 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     runs = args.runs or (1 if args.quick else 3)
     check_peer_schemas()
-    print(f"# source-avidtrak benchmark: {runs} timed run(s) each, medians; {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"# source-avidtrak benchmark: {runs} timed run(s) each, medians; {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
     with tempfile.TemporaryDirectory(prefix="avidtrak-bench-") as workdir:
-        results = throughput_and_memory(runs, workdir) + concurrency(runs, workdir) + startup(max(runs, 3 if args.quick else 7))
-    print(f"\nload average at the end {os.getloadavg()[0]:.2f}; the bench's own peak RSS {bench_rss_mib():.0f} MiB "
-          f"(a floor under every child's figure; * marks a figure that may be it); {sum(results)}/{len(results)} targets passed")
+        results = (
+            throughput_and_memory(runs, workdir)
+            + concurrency(runs, workdir)
+            + startup(max(runs, 3 if args.quick else 7))
+        )
+    print(
+        f"\nload average at the end {os.getloadavg()[0]:.2f}; the bench's own peak RSS {bench_rss_mib():.0f} MiB "
+        f"(a floor under every child's figure; * marks a figure that may be it); {sum(results)}/{len(results)} targets passed"
+    )
     return 0 if all(results) else 1
 
 
@@ -213,9 +246,11 @@ def throughput_and_memory(runs: int, workdir: str) -> List[bool]:
 
 def print_cdk_share(cdk: dict, heavy: Dict[str, Series]) -> None:
     with_start_up = (cdk["seconds"] + heavy[SPEC].wall_s) / heavy["floor"].wall_s
-    print(f"CDK pipeline alone (bench/cdk_pipeline.py: the same read, HTTP, parsing and typing stubbed out, timed "
-          f"inside launch()): {cdk['seconds']:.2f} s for {cdk['records']:,} records "
-          f"({cdk['records'] / cdk['seconds']:,.0f} records/s); with the start-up above, {with_start_up:.2f}x the floor")
+    print(
+        f"CDK pipeline alone (bench/cdk_pipeline.py: the same read, HTTP, parsing and typing stubbed out, timed "
+        f"inside launch()): {cdk['seconds']:.2f} s for {cdk['records']:,} records "
+        f"({cdk['records'] / cdk['seconds']:,.0f} records/s); with the start-up above, {with_start_up:.2f}x the floor"
+    )
 
 
 def verdicts(heavy: Dict[str, Series], versus: Dict[str, Series], light: Dict[str, Series]) -> List[bool]:
@@ -224,24 +259,47 @@ def verdicts(heavy: Dict[str, Series], versus: Dict[str, Series], light: Dict[st
     reading = (connector.wall_s - heavy[SPEC].wall_s) / floor.wall_s
     peer_ratio = versus["peer"].wall_s / versus["connector"].wall_s
     memory = connector.peak_rss_mib / small.peak_rss_mib - 1
-    print(f"\nconnector/floor time {over_floor:.2f}x ({reading:.2f}x without the connector's start-up); "
-          f"peer/connector time {peer_ratio:.2f}x; peak RSS: connector {connector.peak_rss_mib:.0f} MiB, "
-          f"floor {floor.peak_rss_mib:.0f} MiB, peer {versus['peer'].peak_rss_mib:.0f} MiB (400 calls/day)")
+    print(
+        f"\nconnector/floor time {over_floor:.2f}x ({reading:.2f}x without the connector's start-up); "
+        f"peer/connector time {peer_ratio:.2f}x; peak RSS: connector {connector.peak_rss_mib:.0f} MiB, "
+        f"floor {floor.peak_rss_mib:.0f} MiB, peer {versus['peer'].peak_rss_mib:.0f} MiB (400 calls/day)"
+    )
     return [
-        verdict("Throughput", over_floor <= 2.5, f"connector {connector.wall_s:.2f} s <= 2.5 x floor "
-                f"{floor.wall_s:.2f} s (ratio {over_floor:.2f})"),
-        verdict("Peer", peer_ratio >= 3.0, f"at 400 calls/day the connector is {peer_ratio:.2f}x faster than the "
-                f"peer ({versus['connector'].wall_s:.2f} s vs {versus['peer'].wall_s:.2f} s; target >= 3)"),
-        verdict("Memory", abs(memory) <= 0.20, f"peak RSS at 2,000 calls/day {connector.peak_rss_mib:.1f} MiB vs "
-                f"{small.peak_rss_mib:.1f} MiB at 200 ({memory * 100:+.1f}%; target within 20%)"),
+        verdict(
+            "Throughput",
+            over_floor <= 2.5,
+            f"connector {connector.wall_s:.2f} s <= 2.5 x floor {floor.wall_s:.2f} s (ratio {over_floor:.2f})",
+        ),
+        verdict(
+            "Peer",
+            peer_ratio >= 3.0,
+            f"at 400 calls/day the connector is {peer_ratio:.2f}x faster than the "
+            f"peer ({versus['connector'].wall_s:.2f} s vs {versus['peer'].wall_s:.2f} s; target >= 3)",
+        ),
+        verdict(
+            "Memory",
+            abs(memory) <= 0.20,
+            f"peak RSS at 2,000 calls/day {connector.peak_rss_mib:.1f} MiB vs "
+            f"{small.peak_rss_mib:.1f} MiB at 200 ({memory * 100:+.1f}%; target within 20%)",
+        ),
     ]
 
 
 def cdk_pipeline(scenario: Scenario, runs: int, workdir: str) -> dict:
     """The median in-launch time of bench/cdk_pipeline.py over `runs` runs (informational)."""
     result = os.path.join(workdir, "cdk_pipeline.json")
-    command = [sys.executable, str(REPO / "bench" / "cdk_pipeline.py"), "--calls-per-day", str(scenario.calls_per_day),
-               "--start", FIRST_DAY.isoformat(), "--end", scenario.last_day.isoformat(), "--result", result]
+    command = [
+        sys.executable,
+        str(REPO / "bench" / "cdk_pipeline.py"),
+        "--calls-per-day",
+        str(scenario.calls_per_day),
+        "--start",
+        FIRST_DAY.isoformat(),
+        "--end",
+        scenario.last_day.isoformat(),
+        "--result",
+        result,
+    ]
     outcomes = []
     for _ in range(runs):
         run_measured(command)
@@ -262,16 +320,28 @@ def concurrency(runs: int, workdir: str) -> List[bool]:
     print_table(f"Concurrency: {scenario.describe()}", series.values())
     one, three, start = (series[name].wall_s for name in commands)
     share = (three - start) / (one - start)
-    return [verdict("Concurrency", share <= 0.40, f"(wall(3) - wall(spec)) = {three - start:.2f} s is {share:.2f} x "
-                    f"(wall(1) - wall(spec)) = {one - start:.2f} s (target <= 0.40)")]
+    return [
+        verdict(
+            "Concurrency",
+            share <= 0.40,
+            f"(wall(3) - wall(spec)) = {three - start:.2f} s is {share:.2f} x "
+            f"(wall(1) - wall(spec)) = {one - start:.2f} s (target <= 0.40)",
+        )
+    ]
 
 
 def startup(runs: int) -> List[bool]:
     series = measure_startup(runs)
     print_table("Start-up (same interpreter)", series.values())
     spec, baseline = (item.wall_s for item in series.values())
-    return [verdict("Start-up", spec <= 1.10 * baseline, f"source-avidtrak spec {spec:.3f} s <= 1.10 x "
-                    f"import airbyte_cdk.entrypoint {baseline:.3f} s (ratio {spec / baseline:.2f})")]
+    return [
+        verdict(
+            "Start-up",
+            spec <= 1.10 * baseline,
+            f"source-avidtrak spec {spec:.3f} s <= 1.10 x "
+            f"import airbyte_cdk.entrypoint {baseline:.3f} s (ratio {spec / baseline:.2f})",
+        )
+    ]
 
 
 if __name__ == "__main__":

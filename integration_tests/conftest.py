@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
@@ -120,9 +120,7 @@ class Connector:
             args += ["--catalog", self._write("catalog", catalog)]
         if state is not None:
             args += ["--state", self._write("state", list(state))]
-        completed = subprocess.run(
-            args, capture_output=True, text=True, timeout=CONNECTOR_TIMEOUT_SECONDS, check=False
-        )
+        completed = subprocess.run(args, capture_output=True, text=True, timeout=CONNECTOR_TIMEOUT_SECONDS, check=False)
         pin = (config or {}).get("pin_code")
         if pin:
             assert pin not in completed.stdout and pin not in completed.stderr, f"`{verb}` printed the pin code"
@@ -175,7 +173,7 @@ def configured_catalog(sync_mode: str = "full_refresh", streams: Sequence[str] =
 
 def utc_today() -> date:
     """Today in the configs' time zone (UTC): what relative dates count back from."""
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 @dataclass

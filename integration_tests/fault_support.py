@@ -28,7 +28,7 @@ import time as real_time
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
@@ -52,7 +52,7 @@ from source_avidtrak.errors import RetryPolicy
 from source_avidtrak.source import SourceAvidtrak
 
 PIN = "PIN-Zq9-leak-canary"
-NOW = datetime(2026, 11, 10, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
 GEO = "geographical_data"
 OFFLINE = "offline_portal_calls"
 # Small enough that a persistent fault ends in about a second, large enough to see the
@@ -294,7 +294,7 @@ class WindowFailingProxy:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def __enter__(self) -> "WindowFailingProxy":
+    def __enter__(self) -> WindowFailingProxy:
         self._thread.start()
         return self
 

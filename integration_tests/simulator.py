@@ -10,6 +10,7 @@ benchmark runs) use ``/__sim__/faults`` and read ``/__sim__/requests``.
 """
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import signal
@@ -27,8 +28,15 @@ from integration_tests.simulator_data import JSON_TYPE, AvidTrakAccount, DataSpe
 API_SUFFIX = "/api.php"
 CONTROL_PREFIX = "/__sim__/"
 FAULT_KINDS = (
-    "http_status", "rate_limit", "html", "truncated_json", "non_object_json",
-    "data_not_list", "reset", "timeout", "envelope",
+    "http_status",
+    "rate_limit",
+    "html",
+    "truncated_json",
+    "non_object_json",
+    "data_not_list",
+    "reset",
+    "timeout",
+    "envelope",
 )
 PROXY_PAGE = (
     "<html><head><title>502 Bad Gateway</title></head><body><center>"
@@ -63,8 +71,18 @@ class Fault:
 class AvidTrakSimulator:
     """A running simulated account plus its queue of faults and log of API requests."""
 
-    def __init__(self, pins=("sim-pin-0001",), seed=42, calls_per_day=20, empty_day_ratio=0.1,
-                 success_code=1, auth_failed_code=4, latency_s=0.0, port=0, extra_field_ratio=0.05):
+    def __init__(
+        self,
+        pins=("sim-pin-0001",),
+        seed=42,
+        calls_per_day=20,
+        empty_day_ratio=0.1,
+        success_code=1,
+        auth_failed_code=4,
+        latency_s=0.0,
+        port=0,
+        extra_field_ratio=0.05,
+    ):
         spec = DataSpec(seed, calls_per_day, empty_day_ratio, extra_field_ratio)
         self.account = AvidTrakAccount(spec, pins, success_code, auth_failed_code)
         self.latency_s, self.port = latency_s, port
@@ -79,8 +97,9 @@ class AvidTrakSimulator:
             raise RuntimeError("the simulator is already running")
         self._stopping.clear()
         self._server = _Server(("127.0.0.1", self.port), self)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.01,),
-                                        name="avidtrak-simulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.01,), name="avidtrak-simulator", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -147,8 +166,14 @@ class AvidTrakSimulator:
         params = dict(parse_qsl(query, keep_blank_values=True))
         pin = params.get("pincode", "")
         entry = {"path": path, **{key: params.get(key) for key in LOGGED_PARAMS}}
-        entry.update(page=_int_or_raw(params.get("page")), perpage=_int_or_raw(params.get("perpage")),
-                     pincode="***" if pin else "", pin_valid=pin in self.account.pins, fault=None, code=None)
+        entry.update(
+            page=_int_or_raw(params.get("page")),
+            perpage=_int_or_raw(params.get("perpage")),
+            pincode="***" if pin else "",
+            pin_valid=pin in self.account.pins,
+            fault=None,
+            code=None,
+        )
         with self._lock:
             self._log.append(entry)
         if self.latency_s:
@@ -174,7 +199,7 @@ class AvidTrakSimulator:
             return self._envelope_reply(params)
         if kind == "truncated_json":
             body = self._envelope_reply(params)[1].body
-            return None, Reply(200, JSON_TYPE, body[:len(body) // 2])
+            return None, Reply(200, JSON_TYPE, body[: len(body) // 2])
         if kind == "envelope":
             code, status = int(p.get("code", 0)), str(p.get("status", "Unknown Error"))
             return code, Reply(200, *render(code, status, None, params.get("format")))
@@ -183,10 +208,12 @@ class AvidTrakSimulator:
             body = php_json({"code": success, "status": "Success", "data": "oops"})
             return success, Reply(200, JSON_TYPE, body.encode())
         replies = {
-            "http_status": lambda: Reply(int(p.get("status", 500)), "text/plain",
-                                         str(p.get("body", "Server Error")).encode()),
-            "rate_limit": lambda: Reply(429, "text/plain", b"Too Many Requests",
-                                        (("Retry-After", str(p.get("retry_after", "1"))),)),
+            "http_status": lambda: Reply(
+                int(p.get("status", 500)), "text/plain", str(p.get("body", "Server Error")).encode()
+            ),
+            "rate_limit": lambda: Reply(
+                429, "text/plain", b"Too Many Requests", (("Retry-After", str(p.get("retry_after", "1"))),)
+            ),
             "html": lambda: Reply(int(p.get("status", 200)), "text/html", PROXY_PAGE.encode()),
             "non_object_json": lambda: Reply(200, JSON_TYPE, b"[1,2]"),
             "reset": lambda: RESET,
@@ -195,7 +222,7 @@ class AvidTrakSimulator:
 
     def _handle_control(self, verb: str, path: str, body: bytes) -> Reply:
         """``/__sim__/faults`` (POST a list of fault dicts, DELETE) and ``/__sim__/requests``."""
-        route = (verb, path[len(CONTROL_PREFIX):].rstrip("/"))
+        route = (verb, path[len(CONTROL_PREFIX) :].rstrip("/"))
         if route == ("POST", "faults"):
             try:
                 specs = json.loads(body or b"[]")
@@ -249,10 +276,8 @@ class _Server(ThreadingHTTPServer):
         """Unblock handlers waiting on idle keep-alive connections."""
         with self._connections_lock:
             for connection in list(self._connections):
-                try:
+                with contextlib.suppress(OSError):  # already closed by the client
                     connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def handle_error(self, request, client_address):
         """Clients hanging up mid-reply are normal in fault tests: stay quiet."""
@@ -321,10 +346,15 @@ def main(argv=None) -> int:
     parser.add_argument("--auth-failed-code", type=int, choices=(4, 401), default=4)
     args = parser.parse_args(argv)
     sim = AvidTrakSimulator(
-        pins=tuple(args.pin or ("sim-pin-0001",)), seed=args.seed, calls_per_day=args.calls_per_day,
-        empty_day_ratio=args.empty_day_ratio, success_code=args.success_code,
-        auth_failed_code=args.auth_failed_code, latency_s=args.latency_ms / 1000,
-        port=args.port, extra_field_ratio=args.extra_field_ratio,
+        pins=tuple(args.pin or ("sim-pin-0001",)),
+        seed=args.seed,
+        calls_per_day=args.calls_per_day,
+        empty_day_ratio=args.empty_day_ratio,
+        success_code=args.success_code,
+        auth_failed_code=args.auth_failed_code,
+        latency_s=args.latency_ms / 1000,
+        port=args.port,
+        extra_field_ratio=args.extra_field_ratio,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -37,13 +37,32 @@ METHOD_ID_PREFIX = {GEOGRAPHICAL_DATA: "1", OFFLINE_PORTAL_CALLS: "2"}
 METHODS = tuple(METHOD_ID_PREFIX)
 
 GEOGRAPHICAL_FIELDS = (
-    "call_id", "call_date", "caller_number", "tracking_number", "campaign",
-    "city", "state", "zip", "country", "latitude", "longitude",
+    "call_id",
+    "call_date",
+    "caller_number",
+    "tracking_number",
+    "campaign",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "latitude",
+    "longitude",
 )
 OFFLINE_PORTAL_FIELDS = (
-    "call_id", "call_date", "caller_number", "caller_name", "tracking_number",
-    "forward_number", "duration", "call_status", "channel", "campaign",
-    "recording_url", "city", "state",
+    "call_id",
+    "call_date",
+    "caller_number",
+    "caller_name",
+    "tracking_number",
+    "forward_number",
+    "duration",
+    "call_status",
+    "channel",
+    "campaign",
+    "recording_url",
+    "city",
+    "state",
 )
 EXTRA_FIELD = "keyword"
 RECORDING_URL = "https://avidtrak.com/recordings/{call_id}.mp3"
@@ -84,14 +103,29 @@ CITIES = (
     City("Honolulu", "HI", "96813", 21.3069, -157.8583, "808"),
 )
 CAMPAIGNS = (
-    "Yellow Pages 2024", "Radio - WXKS Morning Show", "Billboard I-95 North",
-    "Google Ads / Search", "TV Spot: Evening News", "Direct Mail Q3",
-    "Print – Boston Globe", "Coupons & Flyers", "Directory \"Best of\" Listing",
+    "Yellow Pages 2024",
+    "Radio - WXKS Morning Show",
+    "Billboard I-95 North",
+    "Google Ads / Search",
+    "TV Spot: Evening News",
+    "Direct Mail Q3",
+    "Print – Boston Globe",
+    "Coupons & Flyers",
+    'Directory "Best of" Listing',
 )
 CALLER_NAMES = (
-    'José "Pepe" Núñez', "Seán O'Brien", "Zoë Müller", "Li Wei",
-    "Mary-Kate Smith", "Björn Ångström", "Renée Dubois", "Nguyễn Văn An",
-    "田中 太郎", "Bob's Movers 🚚", "WIRELESS CALLER", "Aiyana Redcloud",
+    'José "Pepe" Núñez',
+    "Seán O'Brien",
+    "Zoë Müller",
+    "Li Wei",
+    "Mary-Kate Smith",
+    "Björn Ångström",
+    "Renée Dubois",
+    "Nguyễn Văn An",
+    "田中 太郎",
+    "Bob's Movers 🚚",
+    "WIRELESS CALLER",
+    "Aiyana Redcloud",
 )
 TRACKING_NUMBERS = ("8885550100", "8885550123", "8775550142", "6175550199")
 FORWARD_NUMBERS = ("6175550100", "4015550111", "2125550188")
@@ -152,7 +186,7 @@ class AvidTrakAccount:
             return 0, "Unknown Error", None
         items = (self.rows if fmt == "xml" else self.encoded_rows)(method, start, end)
         if perpage is not None:
-            items = items[(page - 1) * perpage:page * perpage]
+            items = items[(page - 1) * perpage : page * perpage]
         if not items:  # no data in the window, or a page past the last
             return 0, "Unknown Error", None
         return self.success_code, "Success", items
@@ -160,8 +194,12 @@ class AvidTrakAccount:
     def rows(self, method: str, start: dt.datetime, end: dt.datetime) -> list[dict[str, str]]:
         """Rows with start <= call_date <= end, in call_date order."""
         low, high = start.strftime(DATE_FORMAT), end.strftime(DATE_FORMAT)
-        return [row for day in days_between(start.date(), end.date())
-                for row in generate_day(self.spec, method, day) if low <= row["call_date"] <= high]
+        return [
+            row
+            for day in days_between(start.date(), end.date())
+            for row in generate_day(self.spec, method, day)
+            if low <= row["call_date"] <= high
+        ]
 
     def encoded_rows(self, method: str, start: dt.datetime, end: dt.datetime) -> list[str]:
         """The same rows as ``rows``, each already encoded by ``php_json``."""
@@ -169,7 +207,7 @@ class AvidTrakAccount:
         encoded = []
         for day in days_between(start.date(), end.date()):
             dates, fragments = self._encoded_day(method, day)
-            encoded += fragments[bisect.bisect_left(dates, low):bisect.bisect_right(dates, high)]
+            encoded += fragments[bisect.bisect_left(dates, low) : bisect.bisect_right(dates, high)]
         return encoded
 
     def _encode_day(self, method: str, day: dt.date) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -194,11 +232,14 @@ def _paging(params: dict[str, str]) -> tuple[int | None, int | None]:
 def render(code: int, status: str, data, fmt) -> tuple[str, bytes]:
     """(content type, body) of an envelope; JSON data arrives pre-encoded."""
     if fmt == "xml":
-        rows = "".join("<row>" + "".join(f"<{k}>{escape(v)}</{k}>" for k, v in row.items()) + "</row>"
-                       for row in data or ())
+        rows = "".join(
+            "<row>" + "".join(f"<{k}>{escape(v)}</{k}>" for k, v in row.items()) + "</row>" for row in data or ()
+        )
         xml_data = "<data/>" if data is None else f"<data>{rows}</data>"
-        body = f'<?xml version="1.0" encoding="UTF-8"?>\n<response><code>{code}</code>' \
-               f"<status>{escape(status)}</status>{xml_data}</response>"
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<response><code>{code}</code>'
+            f"<status>{escape(status)}</status>{xml_data}</response>"
+        )
         return "text/xml; charset=UTF-8", body.encode()
     json_data = "null" if data is None else "[" + ",".join(data) + "]"
     return JSON_TYPE, f'{{"code":{code},"status":{php_json(status)},"data":{json_data}}}'.encode()

@@ -57,7 +57,9 @@ def load_json(relative_path: str) -> Any:
     return json.loads((CONNECTOR_ROOT / relative_path).read_text())
 
 
-def read(entry: Mapping[str, Any], state: List[AirbyteStateMessage] | None = None) -> entrypoint_wrapper.EntrypointOutput:
+def read(
+    entry: Mapping[str, Any], state: List[AirbyteStateMessage] | None = None
+) -> entrypoint_wrapper.EntrypointOutput:
     catalog = ConfiguredAirbyteCatalogSerializer.load(load_json(entry["configured_catalog_path"]))
     output = entrypoint_wrapper.read(SourceAvidtrak(), load_json(entry["config_path"]), catalog, state)
     assert not output.errors, output.get_formatted_error_message()
@@ -78,7 +80,9 @@ class TestIncrementalSection:
     def test_given_state_of_a_read_when_read_again_then_records_are_no_older_than_threshold(self, entry) -> None:
         first = read(entry)
         states = final_states(first)
-        assert set(states) == {stream["stream"]["name"] for stream in load_json(entry["configured_catalog_path"])["streams"]}
+        assert set(states) == {
+            stream["stream"]["name"] for stream in load_json(entry["configured_catalog_path"])["streams"]
+        }
         assert first.records, "the first read must return records, or the second proves nothing"
 
         second = read(entry, list(states.values()))
@@ -90,7 +94,10 @@ class TestIncrementalSection:
         assert len(second.records) < len(first.records), "the second read must not start over"
 
     def test_given_future_state_when_read_then_no_records_and_state_not_moved_back(self, entry) -> None:
-        future = [AirbyteStateMessageSerializer.load(message) for message in load_json(entry["future_state"]["future_state_path"])]
+        future = [
+            AirbyteStateMessageSerializer.load(message)
+            for message in load_json(entry["future_state"]["future_state_path"])
+        ]
 
         output = read(entry, future)
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import pytest
 from airbyte_cdk.models import FailureType, Status, Type
-
 from airbyte_cdk.test.entrypoint_wrapper import discover
 
 from integration_tests.fault_support import (
     GEO,
-    catalog,
     PIN,
+    catalog,
     config,
     last_error,
     run_check,
@@ -152,7 +151,10 @@ INVALID = {
     "base_url_space_in_host": ({"base_url": "https://avid trak.com"}, "The Base URL is not a valid URL"),
     "base_url_empty_label": ({"base_url": "https://avidtrak..com"}, "The Base URL is not a valid URL"),
     "base_url_broken_ipv6": ({"base_url": "https://[::1"}, "The Base URL is not a valid URL (Invalid IPv6 URL)"),
-    "unknown_report": ({"reports": ["calls"]}, "Unknown Report 'calls'. Choose from: geographical_data, offline_portal_calls."),
+    "unknown_report": (
+        {"reports": ["calls"]},
+        "Unknown Report 'calls'. Choose from: geographical_data, offline_portal_calls.",
+    ),
     "no_report": ({"reports": []}, "Select at least one Report: geographical_data, offline_portal_calls."),
     "window_days_0": ({"window_days": 0}, "Window Days must be a whole number from 1 to 31; got 0."),
     "lookback_days_31": ({"lookback_days": 31}, "Lookback Days must be a whole number from 0 to 30; got 31."),
@@ -169,7 +171,6 @@ INVALID = {
         "Report Date is a relative date but has no 'date_offset'; it has 'offset' instead.",
     ),
 }
-
 
 
 # `check` is the one command where the CDK validates the config against spec.yaml before
@@ -196,8 +197,16 @@ CASES = sorted(INVALID)
 # The console script is `launch(SourceAvidtrak(), argv)` on the real clock, the launch tests'
 # code path: one case for each source of message (the connector's checks inside an option,
 # at the top level, on the Base URL, a misspelled key; the CDK's schema first in check).
-CONSOLE_SCRIPT_CASES = ["date_not_iso", "negative_single_date_offset", "blank_pin", "lookback_days_31",
-                        "base_url_query", "date_key_misspelled", "pin_key_misspelled", "unknown_report"]
+CONSOLE_SCRIPT_CASES = [
+    "date_not_iso",
+    "negative_single_date_offset",
+    "blank_pin",
+    "lookback_days_31",
+    "base_url_query",
+    "date_key_misspelled",
+    "pin_key_misspelled",
+    "unknown_report",
+]
 
 
 def check_message(case: str) -> str:

@@ -15,7 +15,6 @@ from typing import Any, Dict, Iterable, List, Mapping, Sequence, Tuple
 import pytest
 
 from integration_tests.conftest import (
-    PIN,
     STREAMS,
     WRONG_PIN,
     Connector,
@@ -75,7 +74,9 @@ def expected_requests(
 
 
 def logged_requests(simulator: AvidTrakSimulator) -> Counter:
-    return Counter((entry["method"], entry["startdate"], entry["enddate"], entry["page"]) for entry in simulator.requests)
+    return Counter(
+        (entry["method"], entry["startdate"], entry["enddate"], entry["page"]) for entry in simulator.requests
+    )
 
 
 def requested_windows(simulator: AvidTrakSimulator) -> List[Window]:
@@ -135,8 +136,15 @@ def test_when_spec_then_one_spec_with_every_config_key(connector: Connector) -> 
     assert len(specs) == 1
     properties = specs[0]["spec"]["connectionSpecification"]["properties"]
     assert set(properties) == {
-        "pin_code", "base_url", "reports", "duration", "timezone",
-        "lookback_days", "window_days", "page_size", "num_workers",
+        "pin_code",
+        "base_url",
+        "reports",
+        "duration",
+        "timezone",
+        "lookback_days",
+        "window_days",
+        "page_size",
+        "num_workers",
     }
     assert properties["pin_code"]["airbyte_secret"] is True
 
@@ -234,7 +242,9 @@ def test_given_single_relative_date_when_full_refresh_then_the_day_that_many_day
 
     run = connector.run("read", make_config(simulator.base_url, duration), configured_catalog())
 
-    windows = windows_for_either_today(simulator, lambda today: [(today - timedelta(days=400),) * 2], before, utc_today())
+    windows = windows_for_either_today(
+        simulator, lambda today: [(today - timedelta(days=400),) * 2], before, utc_today()
+    )
     assert_read_matches(run, simulator, windows)
 
 
@@ -251,7 +261,9 @@ def test_given_specific_range_over_a_leap_day_when_full_refresh_then_one_window_
     assert max(entry["page"] for entry in simulator.requests) >= 3, "page_size 7 should need several pages"
 
 
-def test_given_relative_range_when_full_refresh_then_from_ten_to_five_days_back(connector: Connector, simulator) -> None:
+def test_given_relative_range_when_full_refresh_then_from_ten_to_five_days_back(
+    connector: Connector, simulator
+) -> None:
     duration = {
         "mode": "date_range",
         "date_from": {"mode": "relative", "date_from_offset": 10},
@@ -294,12 +306,17 @@ def test_given_window_days_four_when_full_refresh_then_four_day_windows_the_last
     run = connector.run("read", config, configured_catalog())
 
     windows = day_windows(first, last, window_days=4)
-    assert windows == [(date(2025, 1, 1), date(2025, 1, 4)), (date(2025, 1, 5), date(2025, 1, 8)),
-                       (date(2025, 1, 9), date(2025, 1, 10))]
+    assert windows == [
+        (date(2025, 1, 1), date(2025, 1, 4)),
+        (date(2025, 1, 5), date(2025, 1, 8)),
+        (date(2025, 1, 9), date(2025, 1, 10)),
+    ]
     assert assert_read_matches(run, simulator, windows, page_size=25) > 0
 
 
-def test_given_selected_report_when_full_refresh_then_only_its_method_is_called(connector: Connector, simulator) -> None:
+def test_given_selected_report_when_full_refresh_then_only_its_method_is_called(
+    connector: Connector, simulator
+) -> None:
     day = date(2025, 3, 1)
     config = make_config(simulator.base_url, specific_range(day, day), reports=[OFFLINE])
 

@@ -118,10 +118,10 @@ def test_given_persistent_fault_when_read_then_retries_exhausted_and_transient_e
         ("600", FAST_POLICY.cap_seconds),
         ("soon", FAST_POLICY.base_seconds),  # unreadable: exponential backoff instead
         (
-            format_datetime(dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc), usegmt=True),
+            format_datetime(dt.datetime(2000, 1, 1, tzinfo=dt.UTC), usegmt=True),
             FAST_POLICY.retry_after_floor_seconds,
         ),
-        (format_datetime(dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc), usegmt=True), FAST_POLICY.cap_seconds),
+        (format_datetime(dt.datetime(2100, 1, 1, tzinfo=dt.UTC), usegmt=True), FAST_POLICY.cap_seconds),
     ],
 )
 def test_given_429_with_retry_after_when_read_then_backoff_is_retry_after_within_floor_and_cap(
@@ -137,7 +137,7 @@ def test_given_429_with_retry_after_when_read_then_backoff_is_retry_after_within
 
 
 def test_given_429_with_retry_after_as_http_date_when_read_then_backoff_is_seconds_until_then(sim, sleeps):
-    in_three_seconds = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=3)
+    in_three_seconds = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=3)
     sim.add_fault(Fault("rate_limit", times=1, method=GEO, retry_after=format_datetime(in_three_seconds, usegmt=True)))
 
     output = run_read(source(), config(sim.base_url, first="2026-11-01", last="2026-11-01"))

@@ -23,8 +23,12 @@ import pytest
 
 from integration_tests.simulator import AvidTrakSimulator, Fault
 from integration_tests.simulator_data import (
-    GEOGRAPHICAL_DATA, GEOGRAPHICAL_FIELDS, OFFLINE_PORTAL_CALLS, OFFLINE_PORTAL_FIELDS,
-    DataSpec, generate_day,
+    GEOGRAPHICAL_DATA,
+    GEOGRAPHICAL_FIELDS,
+    OFFLINE_PORTAL_CALLS,
+    OFFLINE_PORTAL_FIELDS,
+    DataSpec,
+    generate_day,
 )
 
 PIN = "sim-pin-0001"
@@ -39,8 +43,13 @@ def sim():
 
 
 def query(first=DAY, last=DAY, method=OFFLINE_PORTAL_CALLS, **overrides):
-    params = {"pincode": PIN, "method": method, "format": "json",
-              "startdate": f"{first} 00:00:00", "enddate": f"{last} 23:59:59"}
+    params = {
+        "pincode": PIN,
+        "method": method,
+        "format": "json",
+        "startdate": f"{first} 00:00:00",
+        "enddate": f"{last} 23:59:59",
+    }
     return {key: value for key, value in {**params, **overrides}.items() if value is not None}
 
 
@@ -85,16 +94,21 @@ def test_given_exact_call_dates_as_bounds_when_get_then_both_bounds_included(sim
 
 def test_given_window_across_midnight_when_get_then_only_rows_inside(sim):
     envelope = api(sim, startdate=f"{DAY} 12:00:00", enddate=f"{NEXT_DAY} 11:59:59")
-    expected = [r for r in sim.rows(OFFLINE_PORTAL_CALLS, DAY, NEXT_DAY)
-                if f"{DAY} 12:00:00" <= r["call_date"] <= f"{NEXT_DAY} 11:59:59"]
+    expected = [
+        r
+        for r in sim.rows(OFFLINE_PORTAL_CALLS, DAY, NEXT_DAY)
+        if f"{DAY} 12:00:00" <= r["call_date"] <= f"{NEXT_DAY} 11:59:59"
+    ]
     assert envelope["data"] == expected and len(expected) > 0
 
 
 def test_given_paging_when_pages_walked_then_last_is_short_and_next_is_code_0(sim):
     rows = sim.rows(OFFLINE_PORTAL_CALLS, DAY, NEXT_DAY)
     perpage = next(size for size in range(7, 20) if len(rows) % size)
-    pages = [api(sim, last=NEXT_DAY, use_paging="TRUE", perpage=perpage, page=page)
-             for page in range(1, len(rows) // perpage + 3)]
+    pages = [
+        api(sim, last=NEXT_DAY, use_paging="TRUE", perpage=perpage, page=page)
+        for page in range(1, len(rows) // perpage + 3)
+    ]
     full_pages, rest = divmod(len(rows), perpage)
     assert [len(p["data"] or []) for p in pages[:-1]] == [perpage] * full_pages + [rest]
     assert [row for p in pages[:-1] for row in p["data"]] == rows
@@ -120,8 +134,8 @@ def test_rows_follow_the_contract(sim):
     ids = [row["call_id"] for row in geo + offline]
     assert len(ids) == len(set(ids)) and all(i.isdigit() for i in ids)
     assert all(isinstance(v, str) for row in geo + offline for v in row.values())
-    assert all(tuple(row)[:len(GEOGRAPHICAL_FIELDS)] == GEOGRAPHICAL_FIELDS for row in geo)
-    assert all(tuple(row)[:len(OFFLINE_PORTAL_FIELDS)] == OFFLINE_PORTAL_FIELDS for row in offline)
+    assert all(tuple(row)[: len(GEOGRAPHICAL_FIELDS)] == GEOGRAPHICAL_FIELDS for row in geo)
+    assert all(tuple(row)[: len(OFFLINE_PORTAL_FIELDS)] == OFFLINE_PORTAL_FIELDS for row in offline)
     assert [r["call_date"] for r in offline] == sorted(r["call_date"] for r in offline)
     silent = [r for r in offline if r["call_status"] in ("missed", "busy")]
     assert silent and all(r["duration"] == "0" and r["recording_url"] == "" for r in silent)
@@ -146,19 +160,22 @@ def test_extra_field_ratio_controls_undocumented_fields():
 
 
 # -- envelope, encoding and formats ---------------------------------------------
-@pytest.mark.parametrize("overrides, code, status", [
-    ({"pincode": None}, 3, "Authentication Required"),
-    ({"pincode": ""}, 3, "Authentication Required"),
-    ({"pincode": "wrong-pin"}, 4, "Authentication Failed"),
-    ({"format": "csv"}, 6, "Invalid Response Format"),
-    ({"method": "call_logs"}, 404, "Invalid Request Method"),
-    ({"startdate": None}, 0, "Unknown Error"),
-    ({"enddate": "2024-02-28"}, 0, "Unknown Error"),
-    ({"startdate": f"{NEXT_DAY} 00:00:00"}, 0, "Unknown Error"),  # end before start
-    ({"startdate": "2000-01-01 00:00:00"}, 0, "Unknown Error"),  # over MAX_WINDOW_DAYS
-    ({"use_paging": "TRUE", "page": "0"}, 0, "Unknown Error"),
-    ({"use_paging": "TRUE", "perpage": "many"}, 0, "Unknown Error"),
-])
+@pytest.mark.parametrize(
+    "overrides, code, status",
+    [
+        ({"pincode": None}, 3, "Authentication Required"),
+        ({"pincode": ""}, 3, "Authentication Required"),
+        ({"pincode": "wrong-pin"}, 4, "Authentication Failed"),
+        ({"format": "csv"}, 6, "Invalid Response Format"),
+        ({"method": "call_logs"}, 404, "Invalid Request Method"),
+        ({"startdate": None}, 0, "Unknown Error"),
+        ({"enddate": "2024-02-28"}, 0, "Unknown Error"),
+        ({"startdate": f"{NEXT_DAY} 00:00:00"}, 0, "Unknown Error"),  # end before start
+        ({"startdate": "2000-01-01 00:00:00"}, 0, "Unknown Error"),  # over MAX_WINDOW_DAYS
+        ({"use_paging": "TRUE", "page": "0"}, 0, "Unknown Error"),
+        ({"use_paging": "TRUE", "perpage": "many"}, 0, "Unknown Error"),
+    ],
+)
 def test_given_bad_request_then_documented_code_with_http_200(sim, overrides, code, status):
     assert api(sim, **overrides) == {"code": code, "status": status, "data": None}
 
@@ -195,16 +212,23 @@ def test_json_escapes_slashes_and_unicode_like_php(sim):
 
 
 # -- faults ---------------------------------------------------------------------
-@pytest.mark.parametrize("fault, status, content_type, body_start", [
-    (Fault("http_status", status=503), 503, "text/plain", b"Server Error"),
-    (Fault("http_status", status=408, body="slow"), 408, "text/plain", b"slow"),
-    (Fault("html"), 200, "text/html", b"<html>"),
-    (Fault("html", status=502), 502, "text/html", b"<html>"),
-    (Fault("non_object_json"), 200, "application/json", b"[1,2]"),
-    (Fault("data_not_list"), 200, "application/json", b'{"code":1,"status":"Success","data":"oops"}'),
-    (Fault("envelope", code=9, status="Maintenance"), 200, "application/json",
-     b'{"code":9,"status":"Maintenance","data":null}'),
-])
+@pytest.mark.parametrize(
+    "fault, status, content_type, body_start",
+    [
+        (Fault("http_status", status=503), 503, "text/plain", b"Server Error"),
+        (Fault("http_status", status=408, body="slow"), 408, "text/plain", b"slow"),
+        (Fault("html"), 200, "text/html", b"<html>"),
+        (Fault("html", status=502), 502, "text/html", b"<html>"),
+        (Fault("non_object_json"), 200, "application/json", b"[1,2]"),
+        (Fault("data_not_list"), 200, "application/json", b'{"code":1,"status":"Success","data":"oops"}'),
+        (
+            Fault("envelope", code=9, status="Maintenance"),
+            200,
+            "application/json",
+            b'{"code":9,"status":"Maintenance","data":null}',
+        ),
+    ],
+)
 def test_given_fault_then_served_once_then_normal(sim, fault, status, content_type, body_start):
     sim.add_fault(fault)
     got_status, headers, body = fetch(sim.api_url, query())
@@ -279,10 +303,20 @@ def test_request_log_masks_the_pin_and_records_parameters(sim):
     api(sim, pincode="wrong-pin")
     api(sim, pincode=None)
     first, wrong, missing = sim.requests
-    assert first == {"path": "/webservice/api.php", "method": OFFLINE_PORTAL_CALLS, "format": "json",
-                     "use_paging": "TRUE", "page": 2, "perpage": 50, "startdate": f"{DAY} 00:00:00",
-                     "enddate": f"{DAY} 23:59:59", "pincode": "***", "pin_valid": True,
-                     "fault": None, "code": 0}
+    assert first == {
+        "path": "/webservice/api.php",
+        "method": OFFLINE_PORTAL_CALLS,
+        "format": "json",
+        "use_paging": "TRUE",
+        "page": 2,
+        "perpage": 50,
+        "startdate": f"{DAY} 00:00:00",
+        "enddate": f"{DAY} 23:59:59",
+        "pincode": "***",
+        "pin_valid": True,
+        "fault": None,
+        "code": 0,
+    }
     assert (wrong["pincode"], wrong["pin_valid"], wrong["code"]) == ("***", False, 4)
     assert (missing["pincode"], missing["pin_valid"], missing["code"]) == ("", False, 3)
     assert "wrong-pin" not in repr(sim.requests) and PIN not in repr(sim.requests)
@@ -304,9 +338,14 @@ def test_control_api_queues_faults_and_serves_the_log(sim):
         control(sim, "POST", "/__sim__/faults", [{"kind": "gremlins"}])
 
 
-@pytest.mark.parametrize("path, status", [
-    ("/portal/webservice/api.php", 200), ("/api.php", 200), ("/webservice/other.php", 404),
-])
+@pytest.mark.parametrize(
+    "path, status",
+    [
+        ("/portal/webservice/api.php", 200),
+        ("/api.php", 200),
+        ("/webservice/other.php", 404),
+    ],
+)
 def test_api_served_under_any_prefix(sim, path, status):
     assert fetch(sim.base_url + path, query())[0] == status
 
@@ -333,9 +372,25 @@ def test_latency_applies_to_api_requests_only():
 def test_cli_prints_the_url_serves_and_exits_0_on_sigterm():
     root = Path(__file__).resolve().parent.parent
     process = subprocess.Popen(
-        [sys.executable, "-m", "integration_tests.simulator", "--port", "0", "--pin", "cli-pin",
-         "--calls-per-day", "5", "--empty-day-ratio", "0", "--success-code", "200"],
-        cwd=root, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(root)},
+        [
+            sys.executable,
+            "-m",
+            "integration_tests.simulator",
+            "--port",
+            "0",
+            "--pin",
+            "cli-pin",
+            "--calls-per-day",
+            "5",
+            "--empty-day-ratio",
+            "0",
+            "--success-code",
+            "200",
+        ],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
     )
     try:
         line = process.stdout.readline().strip()

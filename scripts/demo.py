@@ -39,14 +39,21 @@ TOP_CITIES = 5
 
 def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pin", default=os.environ.get("AVIDTRAK_PIN_CODE"),
-                        help="your AvidTrak pin code (default: $AVIDTRAK_PIN_CODE; none: use the simulator)")
-    parser.add_argument("--base-url", default=os.environ.get("AVIDTRAK_BASE_URL"),
-                        help=f"your AvidTrak instance (default: $AVIDTRAK_BASE_URL or {DEFAULT_BASE_URL})")
+    parser.add_argument(
+        "--pin",
+        default=os.environ.get("AVIDTRAK_PIN_CODE"),
+        help="your AvidTrak pin code (default: $AVIDTRAK_PIN_CODE; none: use the simulator)",
+    )
+    parser.add_argument(
+        "--base-url",
+        default=os.environ.get("AVIDTRAK_BASE_URL"),
+        help=f"your AvidTrak instance (default: $AVIDTRAK_BASE_URL or {DEFAULT_BASE_URL})",
+    )
     parser.add_argument("--days", type=int, default=30, help="how many days back, ending yesterday (default 30)")
     parser.add_argument("--timezone", default="UTC", help="the account's IANA time zone (default UTC)")
-    parser.add_argument("--connector", default=None,
-                        help="path to the source-avidtrak command (default: beside this Python, then PATH)")
+    parser.add_argument(
+        "--connector", default=None, help="path to the source-avidtrak command (default: beside this Python, then PATH)"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.days <= 3650:
         parser.error("--days must be from 1 to 3650")
@@ -56,13 +63,18 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
 
 
 def find_connector(explicit: Optional[str]) -> str:
-    candidates = [explicit] if explicit else [str(Path(sys.executable).parent / "source-avidtrak"),
-                                               shutil.which("source-avidtrak")]
+    candidates = (
+        [explicit]
+        if explicit
+        else [str(Path(sys.executable).parent / "source-avidtrak"), shutil.which("source-avidtrak")]
+    )
     for candidate in candidates:
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return candidate
-    sys.exit("The source-avidtrak command was not found. Install the connector into this Python "
-             "(pip install -e .) or pass --connector PATH.")
+    sys.exit(
+        "The source-avidtrak command was not found. Install the connector into this Python "
+        "(pip install -e .) or pass --connector PATH."
+    )
 
 
 def connector_config(pin: str, base_url: str, days: int, timezone: str) -> Dict[str, Any]:
@@ -129,8 +141,10 @@ def summarize(result: ab.ReadResult) -> None:
             print(f"  {place:<22} {count:>6,}")
     cache = result.cache
     print(f"\nDuckDB file: {Path(cache.db_path).resolve()}")
-    print(f"Tables:      {', '.join(cache.processor.get_sql_table_name(name) for name in frames)} "
-          f"(schema {cache.schema_name})")
+    print(
+        f"Tables:      {', '.join(cache.processor.get_sql_table_name(name) for name in frames)} "
+        f"(schema {cache.schema_name})"
+    )
 
 
 def main(argv: Optional[list] = None) -> int:

@@ -123,7 +123,7 @@ class ResponseEnvelopes:
     """
 
     def __init__(self) -> None:
-        self._parsed: "weakref.WeakKeyDictionary[requests.Response, Union[Envelope, MalformedResponse]]" = (
+        self._parsed: weakref.WeakKeyDictionary[requests.Response, Union[Envelope, MalformedResponse]] = (
             weakref.WeakKeyDictionary()
         )
 

@@ -115,9 +115,9 @@ def honest_failure_type(messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteM
     seen: List[FailureType] = []
     try:
         for message in messages:
-            if message.type == Type.TRACE and message.trace is not None and message.trace.type == TraceType.ERROR:
-                if message.trace.error is not None and message.trace.error.failure_type is not None:
-                    seen.append(message.trace.error.failure_type)
+            trace = message.trace if message.type == Type.TRACE else None
+            if trace is not None and trace.type == TraceType.ERROR and trace.error and trace.error.failure_type:
+                seen.append(trace.error.failure_type)
             yield mask_secrets(message)
     except AirbyteTracedException as error:
         if seen:

@@ -56,7 +56,7 @@ class Window:
         )
 
     @classmethod
-    def from_slice(cls, stream_slice: Mapping[str, Any]) -> "Window":
+    def from_slice(cls, stream_slice: Mapping[str, Any]) -> Window:
         return cls(_slice_day(stream_slice[SLICE_START]), _slice_day(stream_slice[SLICE_END]))
 
     def describe(self) -> str:

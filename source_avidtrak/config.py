@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Callable, Mapping, Optional, Tuple, Union
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,6 +22,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_avidtrak import api
 from source_avidtrak.reports import REPORT_NAMES
+
 DEFAULT_BASE_URL = "https://avidtrak.com"
 DEFAULTS = {"timezone": "UTC", "lookback_days": 1, "window_days": 1, "page_size": 500, "num_workers": 3}
 BOUNDS = {"lookback_days": (0, 30), "window_days": (1, 31), "page_size": (1, api.MAX_PAGE_SIZE), "num_workers": (1, 10)}
@@ -36,7 +37,7 @@ Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class ConfigError(AirbyteTracedException):
@@ -150,7 +151,9 @@ def api_url_from_base_url(base_url: Any) -> str:
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise ConfigError(f"The Base URL must use https://: the pin code would travel unencrypted over http. {hint}")
     if parts.username or parts.password:
-        raise ConfigError(f"The Base URL must not contain a user name or password: the pin code is the only credential. {hint}")
+        raise ConfigError(
+            f"The Base URL must not contain a user name or password: the pin code is the only credential. {hint}"
+        )
     if parts.query or parts.fragment or base_url.strip().endswith(("?", "#")):
         raise ConfigError(f"The Base URL must not contain a query string or fragment (?... or #...). {hint}")
     path = parts.path.rstrip("/")
@@ -188,9 +191,7 @@ def _parse_timezone(name: Any) -> ZoneInfo:
     try:
         return ZoneInfo(str(name))
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "US" is a directory, a name too long
-        raise ConfigError(
-            f"Unknown Time Zone {name!r}. Use an IANA name such as America/New_York or UTC."
-        ) from None
+        raise ConfigError(f"Unknown Time Zone {name!r}. Use an IANA name such as America/New_York or UTC.") from None
 
 
 def _bounded_int(config: Mapping[str, Any], name: str) -> int:
@@ -241,7 +242,9 @@ def _parse_day_ref(raw: Any, title: str, date_key: str, offset_key: str) -> DayR
             raise ConfigError(_missing_key_message(f"{title} is a relative date but", offset_key, raw, {"mode"}))
         offset = raw.get(offset_key)
         if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET_DAYS:
-            raise ConfigError(f"{title} offset must be a whole number of days back from 0 to {MAX_OFFSET_DAYS}; got {offset!r}.")
+            raise ConfigError(
+                f"{title} offset must be a whole number of days back from 0 to {MAX_OFFSET_DAYS}; got {offset!r}."
+            )
         return RelativeDay(offset)
     raise ConfigError(f"{title} must be a specific date or a relative number of days back.")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Optional, Union
 from urllib.parse import parse_qs, urlsplit
@@ -144,7 +144,7 @@ class AvidTrakBackoffStrategy(BackoffStrategy):
         retry_after = _retry_after_seconds(response_or_exception)
         if retry_after is not None:
             return min(max(retry_after, self._policy.retry_after_floor_seconds), self._policy.cap_seconds)
-        exponential = self._policy.base_seconds * 2 ** max(attempt_count - 1, 0)
+        exponential = self._policy.base_seconds * 2.0 ** max(attempt_count - 1, 0)
         return min(exponential, self._policy.cap_seconds)
 
 
@@ -164,5 +164,5 @@ def _retry_after_seconds(response_or_exception: ResponseOrException) -> Optional
     except (TypeError, ValueError):
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return (moment - datetime.now(timezone.utc)).total_seconds()
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - datetime.now(UTC)).total_seconds()

@@ -80,12 +80,12 @@ class RecordTyper:
             if (converter := _converter_for(field_schema)) is not None
         )
 
-    def type_rows(self, rows: List[Mapping[str, Any]]) -> Tuple[List[Dict[str, Any]], Counter]:
+    def type_rows(self, rows: List[Mapping[str, Any]]) -> Tuple[List[Dict[str, Any]], Counter[str]]:
         """The typed records, and a count by field of the values that could not be typed."""
-        problems: Counter = Counter()
+        problems: Counter[str] = Counter()
         return [self.type_row(row, problems) for row in rows], problems
 
-    def type_row(self, row: Mapping[str, Any], problems: Counter) -> Dict[str, Any]:
+    def type_row(self, row: Mapping[str, Any], problems: Counter[str]) -> Dict[str, Any]:
         record = {key: (None if value == "" else value) for key, value in row.items()}
         for name, convert in self._converters:
             value = record.get(name)

@@ -101,7 +101,9 @@ def _register_pin(pin: str) -> None:
 
 def _check_catalog(catalog: ConfiguredAirbyteCatalog, settings: Settings) -> None:
     """A stream the config does not offer would otherwise be skipped without a word."""
-    unknown = [configured.stream.name for configured in catalog.streams if configured.stream.name not in settings.reports]
+    unknown = [
+        configured.stream.name for configured in catalog.streams if configured.stream.name not in settings.reports
+    ]
     if unknown:
         raise ConfigError(
             f"The catalog asks for stream {unknown[0]!r}, which this config does not offer. "

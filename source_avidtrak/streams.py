@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Dict, Iterable, List, Mapping, MutableMapping,
 
 import requests
 from airbyte_cdk.models import SyncMode
+from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http import HttpStream
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -76,7 +77,12 @@ class AvidTrakStream(HttpStream, ABC):
     def get_backoff_strategy(self) -> BackoffStrategy:
         return AvidTrakBackoffStrategy(self._retry_policy)
 
-    def request_kwargs(self, **kwargs: Any) -> Mapping[str, Any]:
+    def request_kwargs(
+        self,
+        stream_state: Optional[Mapping[str, Any]],
+        stream_slice: Optional[Mapping[str, Any]] = None,
+        next_page_token: Optional[Mapping[str, Any]] = None,
+    ) -> Mapping[str, Any]:
         policy = self._retry_policy
         return {"timeout": (policy.connect_timeout_seconds, policy.read_timeout_seconds)}
 
@@ -107,7 +113,7 @@ class AvidTrakStream(HttpStream, ABC):
         cursor_field: Optional[List[str]] = None,
         stream_slice: Optional[Mapping[str, Any]] = None,
         stream_state: Optional[Mapping[str, Any]] = None,
-    ) -> Iterable[Mapping[str, Any]]:
+    ) -> Iterable[StreamData]:
         """When the CDK gives up retrying, its message says "API rate limit exceeded." or
         "Exhausted available request attempts"; ours names the report, window and page."""
         try:
@@ -186,4 +192,6 @@ class OfflinePortalCalls(AvidTrakStream):
 
 StreamClasses = Mapping[str, type[AvidTrakStream]]
 # Report name -> stream class; read-only, so nothing can swap a stream at run time.
-STREAM_CLASSES: StreamClasses = MappingProxyType({cls.report.name: cls for cls in (GeographicalData, OfflinePortalCalls)})
+STREAM_CLASSES: StreamClasses = MappingProxyType(
+    {cls.report.name: cls for cls in (GeographicalData, OfflinePortalCalls)}
+)

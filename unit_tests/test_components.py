@@ -4,10 +4,13 @@ Windows cover whole local days, both ends included; a window for D1..D2 asks for
 `D1 00:00:00` through `D2 23:59:59`.
 """
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 
 import pytest
-from hypothesis import given, settings as hypothesis_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from source_avidtrak.components import DatetimeWindow, Window
 from source_avidtrak.config import ConfigError, parse_settings
@@ -35,23 +38,57 @@ def spans(builder: ConfigBuilder, today: date = TODAY, state=None):
         (ConfigBuilder().with_yesterday(), d("2026-03-01"), [("2026-02-28", "2026-02-28")]),
         (ConfigBuilder().with_yesterday(), d("2028-03-01"), [("2028-02-29", "2028-02-29")]),
         (ConfigBuilder().with_yesterday(), d("2027-01-01"), [("2026-12-31", "2026-12-31")]),
-        (ConfigBuilder().with_date_range("2026-01-30", "2026-02-02"), TODAY,
-         [("2026-01-30", "2026-01-30"), ("2026-01-31", "2026-01-31"), ("2026-02-01", "2026-02-01"),
-          ("2026-02-02", "2026-02-02")]),
-        (ConfigBuilder().with_date_range("2026-01-30", "2026-02-02").with_window_days(2), TODAY,
-         [("2026-01-30", "2026-01-31"), ("2026-02-01", "2026-02-02")]),
-        (ConfigBuilder().with_date_range("2025-12-30", "2026-01-02").with_window_days(2), TODAY,
-         [("2025-12-30", "2025-12-31"), ("2026-01-01", "2026-01-02")]),
-        (ConfigBuilder().with_date_range("2028-02-28", "2028-03-01"), d("2028-03-02"),
-         [("2028-02-28", "2028-02-28"), ("2028-02-29", "2028-02-29"), ("2028-03-01", "2028-03-01")]),
-        (ConfigBuilder().with_date_range("2026-11-20", "2026-11-22").with_window_days(31), TODAY,
-         [("2026-11-20", "2026-11-22")]),
-        (ConfigBuilder().with_date_range("2026-11-01", "2026-11-07").with_window_days(3), TODAY,
-         [("2026-11-01", "2026-11-03"), ("2026-11-04", "2026-11-06"), ("2026-11-07", "2026-11-07")]),
+        (
+            ConfigBuilder().with_date_range("2026-01-30", "2026-02-02"),
+            TODAY,
+            [
+                ("2026-01-30", "2026-01-30"),
+                ("2026-01-31", "2026-01-31"),
+                ("2026-02-01", "2026-02-01"),
+                ("2026-02-02", "2026-02-02"),
+            ],
+        ),
+        (
+            ConfigBuilder().with_date_range("2026-01-30", "2026-02-02").with_window_days(2),
+            TODAY,
+            [("2026-01-30", "2026-01-31"), ("2026-02-01", "2026-02-02")],
+        ),
+        (
+            ConfigBuilder().with_date_range("2025-12-30", "2026-01-02").with_window_days(2),
+            TODAY,
+            [("2025-12-30", "2025-12-31"), ("2026-01-01", "2026-01-02")],
+        ),
+        (
+            ConfigBuilder().with_date_range("2028-02-28", "2028-03-01"),
+            d("2028-03-02"),
+            [("2028-02-28", "2028-02-28"), ("2028-02-29", "2028-02-29"), ("2028-03-01", "2028-03-01")],
+        ),
+        (
+            ConfigBuilder().with_date_range("2026-11-20", "2026-11-22").with_window_days(31),
+            TODAY,
+            [("2026-11-20", "2026-11-22")],
+        ),
+        (
+            ConfigBuilder().with_date_range("2026-11-01", "2026-11-07").with_window_days(3),
+            TODAY,
+            [("2026-11-01", "2026-11-03"), ("2026-11-04", "2026-11-06"), ("2026-11-07", "2026-11-07")],
+        ),
     ],
-    ids=["yesterday", "offset-0-today", "one-day-range", "relative-0-to-0", "month-end-feb", "leap-day",
-         "year-end", "across-month-end", "month-end-in-2-day-windows", "year-end-in-2-day-windows", "leap-range",
-         "window-longer-than-range", "short-last-window"],
+    ids=[
+        "yesterday",
+        "offset-0-today",
+        "one-day-range",
+        "relative-0-to-0",
+        "month-end-feb",
+        "leap-day",
+        "year-end",
+        "across-month-end",
+        "month-end-in-2-day-windows",
+        "year-end-in-2-day-windows",
+        "leap-range",
+        "window-longer-than-range",
+        "short-last-window",
+    ],
 )
 def test_given_duration_when_windows_then_inclusive_day_windows(builder, today, expected):
     assert spans(builder, today) == expected
@@ -66,11 +103,11 @@ def test_given_domo_example_offsets_10_to_5_when_windows_then_six_days_both_ends
 @pytest.mark.parametrize(
     "zone, utc_now, expected_yesterday",
     [
-        ("UTC", datetime(2026, 11, 26, 23, 30, tzinfo=timezone.utc), "2026-11-25"),
-        ("Pacific/Auckland", datetime(2026, 11, 26, 23, 30, tzinfo=timezone.utc), "2026-11-26"),  # 12:30 on 27th
-        ("Pacific/Honolulu", datetime(2026, 11, 26, 23, 30, tzinfo=timezone.utc), "2026-11-25"),  # 13:30 on 26th
-        ("Pacific/Auckland", datetime(2026, 11, 26, 0, 30, tzinfo=timezone.utc), "2026-11-25"),  # 13:30 on 26th
-        ("Pacific/Honolulu", datetime(2026, 11, 26, 0, 30, tzinfo=timezone.utc), "2026-11-24"),  # 14:30 on 25th
+        ("UTC", datetime(2026, 11, 26, 23, 30, tzinfo=UTC), "2026-11-25"),
+        ("Pacific/Auckland", datetime(2026, 11, 26, 23, 30, tzinfo=UTC), "2026-11-26"),  # 12:30 on 27th
+        ("Pacific/Honolulu", datetime(2026, 11, 26, 23, 30, tzinfo=UTC), "2026-11-25"),  # 13:30 on 26th
+        ("Pacific/Auckland", datetime(2026, 11, 26, 0, 30, tzinfo=UTC), "2026-11-25"),  # 13:30 on 26th
+        ("Pacific/Honolulu", datetime(2026, 11, 26, 0, 30, tzinfo=UTC), "2026-11-24"),  # 14:30 on 25th
     ],
 )
 def test_given_time_zone_and_utc_clock_near_midnight_when_windows_then_yesterday_is_local(
@@ -87,7 +124,7 @@ def test_given_time_zone_and_utc_clock_near_midnight_when_windows_then_yesterday
 def test_given_date_to_today_in_auckland_when_utc_is_still_yesterday_then_not_future():
     settings = parse_settings(ConfigBuilder().with_single_date("2026-11-27").with_timezone("Pacific/Auckland").build())
 
-    today = settings.today(lambda: datetime(2026, 11, 26, 23, 30, tzinfo=timezone.utc))
+    today = settings.today(lambda: datetime(2026, 11, 26, 23, 30, tzinfo=UTC))
 
     assert settings.resolve_range(today) == (d("2026-11-27"), d("2026-11-27"))
 
@@ -96,20 +133,44 @@ def test_given_date_to_today_in_auckland_when_utc_is_still_yesterday_then_not_fu
     "builder, state, expected_first, expected_last",
     [
         (ConfigBuilder().with_yesterday(), {"call_date": "2026-11-22T08:00:00"}, "2026-11-21", "2026-11-25"),
-        (ConfigBuilder().with_yesterday().with_lookback_days(0), {"call_date": "2026-11-22T08:00:00"},
-         "2026-11-22", "2026-11-25"),
-        (ConfigBuilder().with_date_range(3, 1).with_lookback_days(1), {"call_date": "2026-11-19T23:59:59"},
-         "2026-11-18", "2026-11-25"),
-        (ConfigBuilder().with_date_range("2026-11-21", 1).with_lookback_days(3), {"call_date": "2026-11-21T05:00:00"},
-         "2026-11-21", "2026-11-25"),
-        (ConfigBuilder().with_date_range("2026-11-10", 1).with_lookback_days(3), {"call_date": "2026-11-21T05:00:00"},
-         "2026-11-18", "2026-11-25"),
+        (
+            ConfigBuilder().with_yesterday().with_lookback_days(0),
+            {"call_date": "2026-11-22T08:00:00"},
+            "2026-11-22",
+            "2026-11-25",
+        ),
+        (
+            ConfigBuilder().with_date_range(3, 1).with_lookback_days(1),
+            {"call_date": "2026-11-19T23:59:59"},
+            "2026-11-18",
+            "2026-11-25",
+        ),
+        (
+            ConfigBuilder().with_date_range("2026-11-21", 1).with_lookback_days(3),
+            {"call_date": "2026-11-21T05:00:00"},
+            "2026-11-21",
+            "2026-11-25",
+        ),
+        (
+            ConfigBuilder().with_date_range("2026-11-10", 1).with_lookback_days(3),
+            {"call_date": "2026-11-21T05:00:00"},
+            "2026-11-18",
+            "2026-11-25",
+        ),
         (ConfigBuilder().with_yesterday(), {"call_date": "2026-11-25 10:00:00"}, "2026-11-24", "2026-11-25"),
         (ConfigBuilder().with_yesterday(), {"call_date": ""}, "2026-11-25", "2026-11-25"),
         (ConfigBuilder().with_yesterday(), {}, "2026-11-25", "2026-11-25"),
     ],
-    ids=["resume-minus-lookback", "lookback-0", "relative-start-is-no-floor", "specific-start-is-a-floor",
-         "specific-start-below-resume", "state-with-space-separator", "empty-state-value", "empty-state"],
+    ids=[
+        "resume-minus-lookback",
+        "lookback-0",
+        "relative-start-is-no-floor",
+        "specific-start-is-a-floor",
+        "specific-start-below-resume",
+        "state-with-space-separator",
+        "empty-state-value",
+        "empty-state",
+    ],
 )
 def test_given_state_when_day_range_then_resumes_at_state_day_minus_lookback(
     builder, state, expected_first, expected_last
@@ -160,7 +221,7 @@ def test_given_any_range_when_windows_then_contiguous_cover_without_overlap(firs
     windows = DatetimeWindow(parse_settings(builder.build())).windows(TODAY)
 
     assert windows[0].first_day == first and windows[-1].last_day == last
-    for previous, following in zip(windows, windows[1:]):
+    for previous, following in pairwise(windows):
         assert following.first_day == previous.last_day + timedelta(days=1)
     assert all(0 <= (w.last_day - w.first_day).days < window_days for w in windows)
     assert all((w.last_day - w.first_day).days == window_days - 1 for w in windows[:-1])

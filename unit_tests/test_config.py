@@ -44,20 +44,44 @@ def test_given_reports_in_any_order_when_parse_then_canonical_order():
     "builder, expected_start, expected_end, expected_days",
     [
         (ConfigBuilder().with_yesterday(), RelativeDay(1), RelativeDay(1), ("2026-11-25", "2026-11-25")),
-        (ConfigBuilder().with_single_date("2026-11-01"), SpecificDay(date(2026, 11, 1)), SpecificDay(date(2026, 11, 1)),
-         ("2026-11-01", "2026-11-01")),
+        (
+            ConfigBuilder().with_single_date("2026-11-01"),
+            SpecificDay(date(2026, 11, 1)),
+            SpecificDay(date(2026, 11, 1)),
+            ("2026-11-01", "2026-11-01"),
+        ),
         (ConfigBuilder().with_single_date(0), RelativeDay(0), RelativeDay(0), ("2026-11-26", "2026-11-26")),
         (ConfigBuilder().with_single_date(3), RelativeDay(3), RelativeDay(3), ("2026-11-23", "2026-11-23")),
-        (ConfigBuilder().with_date_range("2026-10-01", "2026-10-31"), SpecificDay(date(2026, 10, 1)),
-         SpecificDay(date(2026, 10, 31)), ("2026-10-01", "2026-10-31")),
+        (
+            ConfigBuilder().with_date_range("2026-10-01", "2026-10-31"),
+            SpecificDay(date(2026, 10, 1)),
+            SpecificDay(date(2026, 10, 31)),
+            ("2026-10-01", "2026-10-31"),
+        ),
         (ConfigBuilder().with_date_range(10, 5), RelativeDay(10), RelativeDay(5), ("2026-11-16", "2026-11-21")),
-        (ConfigBuilder().with_date_range("2026-11-01", 1), SpecificDay(date(2026, 11, 1)), RelativeDay(1),
-         ("2026-11-01", "2026-11-25")),
-        (ConfigBuilder().with_date_range(30, "2026-11-20"), RelativeDay(30), SpecificDay(date(2026, 11, 20)),
-         ("2026-10-27", "2026-11-20")),
+        (
+            ConfigBuilder().with_date_range("2026-11-01", 1),
+            SpecificDay(date(2026, 11, 1)),
+            RelativeDay(1),
+            ("2026-11-01", "2026-11-25"),
+        ),
+        (
+            ConfigBuilder().with_date_range(30, "2026-11-20"),
+            RelativeDay(30),
+            SpecificDay(date(2026, 11, 20)),
+            ("2026-10-27", "2026-11-20"),
+        ),
     ],
-    ids=["yesterday", "single-specific", "single-offset-0", "single-offset-3", "range-specific", "range-relative",
-         "range-specific-to-relative", "range-relative-to-specific"],
+    ids=[
+        "yesterday",
+        "single-specific",
+        "single-offset-0",
+        "single-offset-3",
+        "range-specific",
+        "range-relative",
+        "range-specific-to-relative",
+        "range-relative-to-specific",
+    ],
 )
 def test_given_duration_mode_when_parse_then_day_refs_and_range(builder, expected_start, expected_end, expected_days):
     settings = parse_settings(builder.build(), today=TODAY)
@@ -110,8 +134,13 @@ REJECTED = [
     ("duration-not-object", ConfigBuilder().with_value("duration", "yesterday"), "Duration"),
     ("impossible-date", ConfigBuilder().with_single_date("2026-02-30"), "Report Date"),
     ("not-a-date", ConfigBuilder().with_date_range("01/02/2026", "2026-02-03"), "Date From"),
-    ("missing-date-to", ConfigBuilder().with_value(
-        "duration", {"mode": "date_range", "date_from": {"mode": "relative", "date_from_offset": 3}}), "Date To"),
+    (
+        "missing-date-to",
+        ConfigBuilder().with_value(
+            "duration", {"mode": "date_range", "date_from": {"mode": "relative", "date_from_offset": 3}}
+        ),
+        "Date To",
+    ),
     ("negative-offset", ConfigBuilder().with_single_date(-1), "Report Date"),
     ("huge-offset", ConfigBuilder().with_date_range(3651, 1), "Date From"),
     ("bool-offset", ConfigBuilder().with_date_range(5, True), "Date To"),
@@ -123,9 +152,9 @@ REJECTED = [
     ("lookback-too-large", ConfigBuilder().with_lookback_days(31), "Lookback Days"),
     ("window-zero", ConfigBuilder().with_window_days(0), "Window Days"),
     ("page-size-over-500", ConfigBuilder().with_page_size(501), "Page Size"),
-    ("workers-zero", ConfigBuilder().with_num_workers(0), "Num Workers"),
-    ("workers-bool", ConfigBuilder().with_num_workers(True), "Num Workers"),
-    ("workers-string", ConfigBuilder().with_num_workers("3"), "Num Workers"),
+    ("workers-zero", ConfigBuilder().with_num_workers(0), "Number of Workers"),
+    ("workers-bool", ConfigBuilder().with_num_workers(True), "Number of Workers"),
+    ("workers-string", ConfigBuilder().with_num_workers("3"), "Number of Workers"),
 ]
 
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from source_avidtrak import api
 from source_avidtrak.components import DatetimeWindow, Window
@@ -42,7 +43,7 @@ EDGE_ZONES = [
     "Europe/London",
 ]
 ZONES = st.one_of(st.sampled_from(EDGE_ZONES), st.sampled_from(sorted(available_timezones())))
-CLOCKS = st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(timezone.utc))
+CLOCKS = st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(UTC))
 
 # Applied per test: a profile loaded here would change every other module's hypothesis settings.
 THOROUGH = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -279,11 +280,11 @@ def assert_typed(schema: Dict[str, Any], row: Dict[str, Any], record: Dict[str, 
         if raw == "" or raw is None:
             assert typed is None
         elif "integer" in types:
-            assert typed is None and name in unparsed or type(typed) is int
+            assert (typed is None and name in unparsed) or type(typed) is int
         elif "number" in types:
-            assert typed is None and name in unparsed or (type(typed) is float and math.isfinite(typed))
+            assert (typed is None and name in unparsed) or (type(typed) is float and math.isfinite(typed))
         elif fmt == "date-time":
-            assert typed is None and name in unparsed or datetime.fromisoformat(typed).isoformat() == typed
+            assert (typed is None and name in unparsed) or datetime.fromisoformat(typed).isoformat() == typed
         else:
             assert typed == raw, "fields the connector does not type pass through untouched"
 
@@ -298,7 +299,7 @@ def test_record_typer_never_raises_and_keeps_every_row_and_every_raw_value(strea
     records, problems = RecordTyper(schema).type_rows(rows)
 
     assert len(records) == len(rows)
-    for row, record in zip(rows, records):
+    for row, record in zip(rows, records, strict=True):
         assert_typed(schema, row, record)
     without_id = sum(1 for record in records if record.get(api.PRIMARY_KEY) is None)
     assert problems[api.PRIMARY_KEY] >= without_id

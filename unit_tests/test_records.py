@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 from airbyte_cdk.sources.utils.transform import TransformConfig, TypeTransformer
-from hypothesis import given, settings as hypothesis_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 import source_avidtrak
 from source_avidtrak import api
@@ -53,7 +55,7 @@ def test_given_geographical_row_when_typed_then_coordinates_float_and_zip_keeps_
 
 
 def test_given_empty_strings_when_typed_then_null_in_every_field():
-    raw = {name: "" for name in row("offline_portal_calls")}
+    raw = dict.fromkeys(row("offline_portal_calls"), "")
 
     record, problems = typed("offline_portal_calls", {**raw, "call_id": "X1"})
 

@@ -12,7 +12,8 @@ from typing import Any, Dict, Iterator, Set, Tuple
 import jsonschema
 import pytest
 
-from source_avidtrak import SourceAvidtrak, api, config as config_module
+from source_avidtrak import SourceAvidtrak, api
+from source_avidtrak import config as config_module
 from source_avidtrak.config import ConfigError, parse_settings
 from source_avidtrak.reports import REPORT_NAMES
 from unit_tests.integration.config_builder import ConfigBuilder
@@ -124,16 +125,30 @@ def test_given_date_and_integer_properties_when_checked_then_format_and_bounds_w
 @pytest.mark.parametrize(
     "duration, message",
     [
-        ({"mode": "single_date", "report_date": {"mode": "specific", "specific_date": "11/01/2026"}},
-         "Report Date '11/01/2026' is not a real date: use YYYY-MM-DD"),
-        ({"mode": "single_date", "report_date": {"mode": "relative", "date_offset": -1}},
-         "Report Date offset must be a whole number of days back from 0 to 3650; got -1"),
-        ({"mode": "date_range", "date_from": {"mode": "relative", "date_from_offset": 3651},
-          "date_to": {"mode": "relative", "date_to_offset": 0}},
-         "Date From offset must be a whole number of days back from 0 to 3650; got 3651"),
-        ({"mode": "date_range", "date_from": {"mode": "relative", "date_from_offset": 1},
-          "date_to": {"mode": "specific", "specific_date_to": "2026-1-5"}},
-         "Date To '2026-1-5' is not a real date: use YYYY-MM-DD"),
+        (
+            {"mode": "single_date", "report_date": {"mode": "specific", "specific_date": "11/01/2026"}},
+            "Report Date '11/01/2026' is not a real date: use YYYY-MM-DD",
+        ),
+        (
+            {"mode": "single_date", "report_date": {"mode": "relative", "date_offset": -1}},
+            "Report Date offset must be a whole number of days back from 0 to 3650; got -1",
+        ),
+        (
+            {
+                "mode": "date_range",
+                "date_from": {"mode": "relative", "date_from_offset": 3651},
+                "date_to": {"mode": "relative", "date_to_offset": 0},
+            },
+            "Date From offset must be a whole number of days back from 0 to 3650; got 3651",
+        ),
+        (
+            {
+                "mode": "date_range",
+                "date_from": {"mode": "relative", "date_from_offset": 1},
+                "date_to": {"mode": "specific", "specific_date_to": "2026-1-5"},
+            },
+            "Date To '2026-1-5' is not a real date: use YYYY-MM-DD",
+        ),
     ],
 )
 def test_given_value_the_spec_leaves_unchecked_inside_an_option_when_parsed_then_config_error_naming_it(
@@ -152,8 +167,12 @@ class Recorder(dict):
     """A dict that records every key read from it (and from dicts nested in it)."""
 
     def __init__(self, data: Dict[str, Any], reads: Set[Path], path: Path = ()) -> None:
-        super().__init__({key: Recorder(value, reads, path + (key,)) if isinstance(value, dict) else value
-                          for key, value in data.items()})
+        super().__init__(
+            {
+                key: Recorder(value, reads, path + (key,)) if isinstance(value, dict) else value
+                for key, value in data.items()
+            }
+        )
         self._reads, self._path = reads, path
 
     def get(self, key, default=None):

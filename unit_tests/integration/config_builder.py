@@ -42,45 +42,45 @@ class ConfigBuilder:
     def __init__(self) -> None:
         self._config: Dict[str, Any] = {"pin_code": PIN_CODE, "base_url": BASE_URL}
 
-    def with_pin_code(self, pin_code: Any) -> "ConfigBuilder":
+    def with_pin_code(self, pin_code: Any) -> ConfigBuilder:
         return self.with_value("pin_code", pin_code)
 
-    def with_base_url(self, base_url: Any) -> "ConfigBuilder":
+    def with_base_url(self, base_url: Any) -> ConfigBuilder:
         return self.with_value("base_url", base_url)
 
-    def with_reports(self, *reports: str) -> "ConfigBuilder":
+    def with_reports(self, *reports: str) -> ConfigBuilder:
         return self.with_value("reports", list(reports))
 
-    def with_yesterday(self) -> "ConfigBuilder":
+    def with_yesterday(self) -> ConfigBuilder:
         return self.with_value("duration", {"mode": "yesterday"})
 
-    def with_single_date(self, day: DayRef) -> "ConfigBuilder":
+    def with_single_date(self, day: DayRef) -> ConfigBuilder:
         return self.with_value("duration", {"mode": "single_date", "report_date": report_date(day)})
 
-    def with_date_range(self, first: DayRef, last: DayRef) -> "ConfigBuilder":
+    def with_date_range(self, first: DayRef, last: DayRef) -> ConfigBuilder:
         duration = {"mode": "date_range", "date_from": date_from(first), "date_to": date_to(last)}
         return self.with_value("duration", duration)
 
-    def with_timezone(self, name: str) -> "ConfigBuilder":
+    def with_timezone(self, name: str) -> ConfigBuilder:
         return self.with_value("timezone", name)
 
-    def with_lookback_days(self, days: int) -> "ConfigBuilder":
+    def with_lookback_days(self, days: int) -> ConfigBuilder:
         return self.with_value("lookback_days", days)
 
-    def with_window_days(self, days: int) -> "ConfigBuilder":
+    def with_window_days(self, days: int) -> ConfigBuilder:
         return self.with_value("window_days", days)
 
-    def with_page_size(self, rows: int) -> "ConfigBuilder":
+    def with_page_size(self, rows: int) -> ConfigBuilder:
         return self.with_value("page_size", rows)
 
-    def with_num_workers(self, workers: int) -> "ConfigBuilder":
+    def with_num_workers(self, workers: int) -> ConfigBuilder:
         return self.with_value("num_workers", workers)
 
-    def with_value(self, key: str, value: Any) -> "ConfigBuilder":
+    def with_value(self, key: str, value: Any) -> ConfigBuilder:
         self._config[key] = value
         return self
 
-    def without(self, key: str) -> "ConfigBuilder":
+    def without(self, key: str) -> ConfigBuilder:
         self._config.pop(key, None)
         return self
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
@@ -17,7 +17,7 @@ from airbyte_cdk.test.state_builder import StateBuilder
 from source_avidtrak import SourceAvidtrak
 from source_avidtrak.errors import RetryPolicy
 
-FROZEN_NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=timezone.utc)  # today is 2026-11-26 in UTC
+FROZEN_NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)  # today is 2026-11-26 in UTC
 FAST_RETRY = RetryPolicy(
     max_retries=2,
     max_time_seconds=60,

@@ -26,30 +26,30 @@ class AvidTrakRequestBuilder:
         self._page = 1
 
     @classmethod
-    def report(cls, method: str) -> "AvidTrakRequestBuilder":
+    def report(cls, method: str) -> AvidTrakRequestBuilder:
         return cls(method)
 
-    def with_url(self, url: str) -> "AvidTrakRequestBuilder":
+    def with_url(self, url: str) -> AvidTrakRequestBuilder:
         self._url = url
         return self
 
-    def with_pin_code(self, pin_code: str) -> "AvidTrakRequestBuilder":
+    def with_pin_code(self, pin_code: str) -> AvidTrakRequestBuilder:
         self._pin_code = pin_code
         return self
 
-    def with_day(self, day: str) -> "AvidTrakRequestBuilder":
+    def with_day(self, day: str) -> AvidTrakRequestBuilder:
         return self.with_window(day, day)
 
-    def with_window(self, first_day: str, last_day: str) -> "AvidTrakRequestBuilder":
+    def with_window(self, first_day: str, last_day: str) -> AvidTrakRequestBuilder:
         """Days `first_day..last_day`, both included (`YYYY-MM-DD`)."""
         self._first_day, self._last_day = first_day, last_day
         return self
 
-    def with_per_page(self, rows: int) -> "AvidTrakRequestBuilder":
+    def with_per_page(self, rows: int) -> AvidTrakRequestBuilder:
         self._per_page = rows
         return self
 
-    def with_page(self, page: int) -> "AvidTrakRequestBuilder":
+    def with_page(self, page: int) -> AvidTrakRequestBuilder:
         self._page = page
         return self
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -18,7 +18,7 @@ from airbyte_cdk.test.mock_http import HttpResponse
 TEMPLATES = Path(__file__).resolve().parent.parent / "resource" / "http" / "response"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(name: str) -> Any:
     return json.loads((TEMPLATES / f"{name}.json").read_text(encoding="utf-8"))
 
@@ -48,45 +48,45 @@ class AvidTrakResponseBuilder:
         self._headers: Dict[str, str] = {}
 
     @classmethod
-    def success(cls, *data: Dict[str, Any]) -> "AvidTrakResponseBuilder":
+    def success(cls, *data: Dict[str, Any]) -> AvidTrakResponseBuilder:
         return cls(template("success")).with_rows(list(data))
 
     @classmethod
-    def no_data(cls) -> "AvidTrakResponseBuilder":
+    def no_data(cls) -> AvidTrakResponseBuilder:
         return cls(template("no_data"))
 
     @classmethod
-    def error(cls, code: Any, status: str) -> "AvidTrakResponseBuilder":
+    def error(cls, code: Any, status: str) -> AvidTrakResponseBuilder:
         return cls(template("error")).with_code(code).with_status(status)
 
     @classmethod
-    def raw(cls, text: str, http_status: int) -> "AvidTrakResponseBuilder":
+    def raw(cls, text: str, http_status: int) -> AvidTrakResponseBuilder:
         """A body that is not an envelope (a proxy's HTML page)."""
         builder = cls({})
         builder._raw = text
         return builder.with_http_status(http_status)
 
-    def with_code(self, code: Any) -> "AvidTrakResponseBuilder":
+    def with_code(self, code: Any) -> AvidTrakResponseBuilder:
         self._body["code"] = code
         return self
 
-    def with_status(self, status: str) -> "AvidTrakResponseBuilder":
+    def with_status(self, status: str) -> AvidTrakResponseBuilder:
         self._body["status"] = status
         return self
 
-    def with_rows(self, data: List[Dict[str, Any]]) -> "AvidTrakResponseBuilder":
+    def with_rows(self, data: List[Dict[str, Any]]) -> AvidTrakResponseBuilder:
         self._body["data"] = data
         return self
 
-    def with_http_status(self, status: int) -> "AvidTrakResponseBuilder":
+    def with_http_status(self, status: int) -> AvidTrakResponseBuilder:
         self._http_status = status
         return self
 
-    def with_header(self, name: str, value: str) -> "AvidTrakResponseBuilder":
+    def with_header(self, name: str, value: str) -> AvidTrakResponseBuilder:
         self._headers[name] = value
         return self
 
-    def with_escaped_slashes(self) -> "AvidTrakResponseBuilder":
+    def with_escaped_slashes(self) -> AvidTrakResponseBuilder:
         """Serialise `/` as `\\/`, as PHP's json_encode does by default."""
         self._escape_slashes = True
         return self

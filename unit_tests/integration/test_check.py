@@ -27,8 +27,11 @@ def connection_status(output):
 
 @pytest.mark.parametrize(
     "response",
-    [AvidTrakResponseBuilder.success(row(GEOGRAPHICAL_DATA)), AvidTrakResponseBuilder.success(),
-     AvidTrakResponseBuilder.no_data()],
+    [
+        AvidTrakResponseBuilder.success(row(GEOGRAPHICAL_DATA)),
+        AvidTrakResponseBuilder.success(),
+        AvidTrakResponseBuilder.no_data(),
+    ],
     ids=["code-1-with-a-row", "code-1-empty", "code-0"],
 )
 def test_given_success_or_no_data_when_check_then_succeeded(response, http_mocker):
@@ -47,8 +50,9 @@ def test_given_only_offline_report_selected_when_check_then_asks_that_report(htt
     assert status.status == Status.SUCCEEDED
 
 
-@pytest.mark.parametrize("code, status_text", [(3, "Authentication Required"), (4, "Authentication Failed"),
-                                               (401, "Authentication Failed")])
+@pytest.mark.parametrize(
+    "code, status_text", [(3, "Authentication Required"), (4, "Authentication Failed"), (401, "Authentication Failed")]
+)
 def test_given_bad_pin_when_check_then_failed_status_with_actionable_message(code, status_text, http_mocker):
     http_mocker.get(check_request(), AvidTrakResponseBuilder.error(code, status_text).build())
 

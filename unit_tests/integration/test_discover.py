@@ -46,8 +46,11 @@ def test_given_report_when_discover_then_call_id_key_call_date_cursor_and_file_s
 
 
 def test_given_config_error_when_discover_then_config_error_trace(http_mocker):
-    output = discover(source(), ConfigBuilder().with_base_url("http://avidtrak.com").build(),
-                      expected_outcome=ExpectedOutcome.EXPECT_EXCEPTION)
+    output = discover(
+        source(),
+        ConfigBuilder().with_base_url("http://avidtrak.com").build(),
+        expected_outcome=ExpectedOutcome.EXPECT_EXCEPTION,
+    )
 
     errors = error_traces(output)
     assert [error.failure_type.value for error in errors] == ["config_error"]

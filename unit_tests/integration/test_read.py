@@ -4,11 +4,17 @@ Every request is mocked with its full query string (HttpMocker compares all para
 and HttpMocker is strict: an unexpected request fails the read, an unused mock fails the test.
 """
 
+from typing import Optional
+
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.mock_http import HttpRequest
 
 from unit_tests.integration.config_builder import (
-    API_URL, GEOGRAPHICAL_DATA, OFFLINE_PORTAL_CALLS, PIN_CODE, ConfigBuilder,
+    API_URL,
+    GEOGRAPHICAL_DATA,
+    OFFLINE_PORTAL_CALLS,
+    PIN_CODE,
+    ConfigBuilder,
 )
 from unit_tests.integration.harness import error_traces, log_lines, record_data, run_read, state_values
 from unit_tests.integration.request_builder import AvidTrakRequestBuilder
@@ -17,7 +23,7 @@ from unit_tests.integration.response_builder import AvidTrakResponseBuilder, row
 NO_CURSOR_STATE = {"__ab_no_cursor_state_message": True}
 
 
-def offline(first_day: str, last_day: str = None, page: int = 1, per_page: int = 500) -> HttpRequest:
+def offline(first_day: str, last_day: Optional[str] = None, page: int = 1, per_page: int = 500) -> HttpRequest:
     builder = AvidTrakRequestBuilder.report(OFFLINE_PORTAL_CALLS).with_window(first_day, last_day or first_day)
     return builder.with_page(page).with_per_page(per_page).build()
 
@@ -36,11 +42,19 @@ def no_data() -> object:
 
 def test_given_default_duration_when_read_then_sends_exact_query_for_yesterday(http_mocker):
     http_mocker.get(
-        HttpRequest(API_URL, query_params={
-            "pincode": PIN_CODE, "method": "offline_portal_calls", "format": "json",
-            "startdate": "2026-11-25 00:00:00", "enddate": "2026-11-25 23:59:59",
-            "use_paging": "TRUE", "perpage": "500", "page": "1",
-        }),
+        HttpRequest(
+            API_URL,
+            query_params={
+                "pincode": PIN_CODE,
+                "method": "offline_portal_calls",
+                "format": "json",
+                "startdate": "2026-11-25 00:00:00",
+                "enddate": "2026-11-25 23:59:59",
+                "use_paging": "TRUE",
+                "perpage": "500",
+                "page": "1",
+            },
+        ),
         ok(row(OFFLINE_PORTAL_CALLS)),
     )
 
@@ -154,17 +168,28 @@ def test_given_both_reports_when_read_then_each_stream_gets_its_own_method(http_
 
 
 def test_given_incremental_when_read_then_one_state_per_window_at_the_completed_window_end(http_mocker):
-    http_mocker.get(offline("2026-11-20"), ok(row(OFFLINE_PORTAL_CALLS, call_id="a", call_date="2026-11-20 10:00:00"),
-                                              row(OFFLINE_PORTAL_CALLS, call_id="b", call_date="2026-11-20 08:00:00")))
+    http_mocker.get(
+        offline("2026-11-20"),
+        ok(
+            row(OFFLINE_PORTAL_CALLS, call_id="a", call_date="2026-11-20 10:00:00"),
+            row(OFFLINE_PORTAL_CALLS, call_id="b", call_date="2026-11-20 08:00:00"),
+        ),
+    )
     http_mocker.get(offline("2026-11-21"), no_data())
     http_mocker.get(offline("2026-11-22"), ok(row(OFFLINE_PORTAL_CALLS, call_id="c", call_date="2026-11-22 07:30:05")))
 
-    output = run_read(config().with_date_range("2026-11-20", "2026-11-22").build(), OFFLINE_PORTAL_CALLS,
-                      sync_mode=SyncMode.incremental)
+    output = run_read(
+        config().with_date_range("2026-11-20", "2026-11-22").build(),
+        OFFLINE_PORTAL_CALLS,
+        sync_mode=SyncMode.incremental,
+    )
 
     states = state_values(output, OFFLINE_PORTAL_CALLS)
-    assert states[:3] == [{"call_date": "2026-11-20T23:59:59"}, {"call_date": "2026-11-21T23:59:59"},
-                          {"call_date": "2026-11-22T23:59:59"}]
+    assert states[:3] == [
+        {"call_date": "2026-11-20T23:59:59"},
+        {"call_date": "2026-11-21T23:59:59"},
+        {"call_date": "2026-11-22T23:59:59"},
+    ]
     assert states[3:] == [{"call_date": "2026-11-22T23:59:59"}]  # the CDK's closing checkpoint
 
 
@@ -172,8 +197,11 @@ def test_given_a_report_without_calls_when_incremental_read_then_state_still_adv
     for day in ("2026-11-20", "2026-11-21"):
         http_mocker.get(offline(day), no_data())
 
-    output = run_read(config().with_date_range("2026-11-20", "2026-11-21").build(), OFFLINE_PORTAL_CALLS,
-                      sync_mode=SyncMode.incremental)
+    output = run_read(
+        config().with_date_range("2026-11-20", "2026-11-21").build(),
+        OFFLINE_PORTAL_CALLS,
+        sync_mode=SyncMode.incremental,
+    )
 
     assert record_data(output) == []
     assert state_values(output, OFFLINE_PORTAL_CALLS)[-1] == {"call_date": "2026-11-21T23:59:59"}
@@ -184,8 +212,12 @@ def test_given_state_when_incremental_read_then_starts_at_state_day_minus_lookba
     http_mocker.get(offline("2026-11-23", "2026-11-25"), ok(row(OFFLINE_PORTAL_CALLS, call_date="2026-11-24 18:00:00")))
     builder = config().with_date_range(10, 1).with_lookback_days(2).with_window_days(3)
 
-    output = run_read(builder.build(), OFFLINE_PORTAL_CALLS, sync_mode=SyncMode.incremental,
-                      state={OFFLINE_PORTAL_CALLS: {"call_date": "2026-11-22T08:00:00"}})
+    output = run_read(
+        builder.build(),
+        OFFLINE_PORTAL_CALLS,
+        sync_mode=SyncMode.incremental,
+        state={OFFLINE_PORTAL_CALLS: {"call_date": "2026-11-22T08:00:00"}},
+    )
 
     assert len(record_data(output)) == 2
     assert state_values(output, OFFLINE_PORTAL_CALLS)[-1] == {"call_date": "2026-11-25T23:59:59"}
@@ -196,8 +228,12 @@ def test_given_state_when_incremental_read_then_starts_at_state_day_minus_lookba
 def test_given_state_past_configured_end_when_incremental_read_then_no_request_and_state_kept(http_mocker):
     builder = config().with_date_range("2026-11-01", "2026-11-10")
 
-    output = run_read(builder.build(), OFFLINE_PORTAL_CALLS, sync_mode=SyncMode.incremental,
-                      state={OFFLINE_PORTAL_CALLS: {"call_date": "2026-11-20T10:00:00"}})
+    output = run_read(
+        builder.build(),
+        OFFLINE_PORTAL_CALLS,
+        sync_mode=SyncMode.incremental,
+        state={OFFLINE_PORTAL_CALLS: {"call_date": "2026-11-20T10:00:00"}},
+    )
 
     assert error_traces(output) == []
     assert state_values(output, OFFLINE_PORTAL_CALLS) == [{"call_date": "2026-11-20T10:00:00"}]
@@ -205,8 +241,13 @@ def test_given_state_past_configured_end_when_incremental_read_then_no_request_a
 
 
 def test_given_invalid_state_when_incremental_read_then_config_error_before_any_request(http_mocker):
-    output = run_read(config().build(), OFFLINE_PORTAL_CALLS, sync_mode=SyncMode.incremental,
-                      state={OFFLINE_PORTAL_CALLS: {"call_date": "last tuesday"}}, expect_failure=True)
+    output = run_read(
+        config().build(),
+        OFFLINE_PORTAL_CALLS,
+        sync_mode=SyncMode.incremental,
+        state={OFFLINE_PORTAL_CALLS: {"call_date": "last tuesday"}},
+        expect_failure=True,
+    )
 
     assert [error.failure_type.value for error in error_traces(output)] == ["config_error"]
     assert "Reset the stream's state" in error_traces(output)[0].message
@@ -215,8 +256,12 @@ def test_given_invalid_state_when_incremental_read_then_config_error_before_any_
 def test_given_full_refresh_with_state_when_read_then_configured_range_and_no_cursor_state(http_mocker):
     http_mocker.get(offline("2026-11-25"), ok(row(OFFLINE_PORTAL_CALLS)))
 
-    output = run_read(config().build(), OFFLINE_PORTAL_CALLS, sync_mode=SyncMode.full_refresh,
-                      state={OFFLINE_PORTAL_CALLS: {"call_date": "2026-11-25T23:00:00"}})
+    output = run_read(
+        config().build(),
+        OFFLINE_PORTAL_CALLS,
+        sync_mode=SyncMode.full_refresh,
+        state={OFFLINE_PORTAL_CALLS: {"call_date": "2026-11-25T23:00:00"}},
+    )
 
     assert len(record_data(output)) == 1
     assert state_values(output, OFFLINE_PORTAL_CALLS) == [NO_CURSOR_STATE]

@@ -49,8 +49,12 @@ def test_given_code_0_when_read_then_no_records_info_log_and_stream_complete(htt
 
 @pytest.mark.parametrize(
     "code, status, http_status",
-    [(3, "Authentication Required", 200), (4, "Authentication Failed", 200), (401, "Authentication Failed", 200),
-     (4, "Authentication Failed", 401)],
+    [
+        (3, "Authentication Required", 200),
+        (4, "Authentication Failed", 200),
+        (401, "Authentication Failed", 200),
+        (4, "Authentication Failed", 401),
+    ],
 )
 def test_given_auth_code_when_read_then_config_error_rejected_pin(code, status, http_status, http_mocker):
     response = AvidTrakResponseBuilder.error(code, status).with_http_status(http_status).build()
@@ -104,10 +108,13 @@ def test_given_auth_failure_when_read_then_pin_in_no_message_raw_or_encoded(http
 
 
 def test_given_http_429_with_retry_after_when_read_then_retried_within_cap(fake_time, http_mocker):
-    http_mocker.get(YESTERDAY_REQUEST.build(), [
-        AvidTrakResponseBuilder.raw("Too Many Requests", 429).with_header("Retry-After", "7").build(),
-        AvidTrakResponseBuilder.success(row(OFFLINE_PORTAL_CALLS)).build(),
-    ])
+    http_mocker.get(
+        YESTERDAY_REQUEST.build(),
+        [
+            AvidTrakResponseBuilder.raw("Too Many Requests", 429).with_header("Retry-After", "7").build(),
+            AvidTrakResponseBuilder.success(row(OFFLINE_PORTAL_CALLS)).build(),
+        ],
+    )
 
     output = run_read(config().build(), OFFLINE_PORTAL_CALLS)
 
@@ -116,8 +123,9 @@ def test_given_http_429_with_retry_after_when_read_then_retried_within_cap(fake_
     assert fake_time.sleeps == [pytest.approx(1.05)]
 
 
-@pytest.mark.parametrize("body, http_status", [("<html><body>Bad Gateway</body></html>", 502),
-                                               ("<html>maintenance</html>", 200), ("", 500)])
+@pytest.mark.parametrize(
+    "body, http_status", [("<html><body>Bad Gateway</body></html>", 502), ("<html>maintenance</html>", 200), ("", 500)]
+)
 def test_given_transient_failures_exhaust_retries_when_read_then_transient_error(
     body, http_status, fake_time, http_mocker
 ):

@@ -1,0 +1,141 @@
+"""Pins every undocumented CDK behaviour listed in source_avidtrak/cdk_contract.py.
+
+Each test names the item it guards. When one fails after a CDK upgrade, the CDK changed
+that behaviour: read the item's note in cdk_contract.py before touching the test.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any, Mapping, Tuple
+
+import pytest
+import requests
+from airbyte_cdk.models import AirbyteLogMessage, AirbyteMessage, FailureType, Level, Status, TraceType, Type
+from airbyte_cdk.sources import AbstractSource
+from airbyte_cdk.sources.streams.concurrent.cursor import CursorField
+from airbyte_cdk.sources.streams.http.error_handlers import HttpStatusErrorHandler
+from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
+from airbyte_cdk.sources.streams.http.http_client import HttpClient
+from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
+from airbyte_cdk.utils.airbyte_secrets_utils import update_secrets
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_avidtrak.cdk_contract import (
+    CheckFailure,
+    WindowEndStateConverter,
+    backoff_cause,
+    honest_failure_type,
+    mask_secrets,
+)
+
+CONTRACT = "CDK contract item {} changed (source_avidtrak/cdk_contract.py): "
+
+
+class FailingCheck(AbstractSource):
+    def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> Tuple[bool, Any]:
+        return False, CheckFailure("AvidTrak rejected the pin code.")
+
+    def streams(self, config: Mapping[str, Any]) -> list:
+        return []
+
+
+def test_item_1_given_check_failure_when_abstract_source_checks_then_message_is_the_sentence():
+    status = FailingCheck().check(logging.getLogger("test"), {})
+
+    assert status.status == Status.FAILED
+    assert status.message == "AvidTrak rejected the pin code.", CONTRACT.format(1) + repr(status.message)
+
+
+def slice_state(*windows: Tuple[str, str]) -> dict:
+    converter = WindowEndStateConverter()
+    slices = [{"start": converter.parse_timestamp(a), "end": converter.parse_timestamp(b)} for a, b in windows]
+    return {"state_type": "date-range", "slices": slices}
+
+
+def test_item_2_given_contiguous_windows_and_a_gap_when_converted_then_state_is_end_of_contiguous_ones():
+    converter = WindowEndStateConverter()
+    state = slice_state(
+        ("2026-11-01T00:00:00", "2026-11-01T23:59:59"),
+        ("2026-11-02T00:00:00", "2026-11-02T23:59:59"),
+        ("2026-11-04T00:00:00", "2026-11-04T23:59:59"),  # window 3 (11-03) not done
+    )
+
+    message = converter.convert_to_state_message(CursorField("call_date"), state)
+
+    assert message == {"call_date": "2026-11-02T23:59:59"}, CONTRACT.format(2) + repr(message)
+
+
+def test_item_2_given_cdk_converter_when_it_builds_the_initial_state_then_the_shape_we_read():
+    """The shape `convert_to_state_message` receives comes from `convert_from_sequential_state`."""
+    converter = WindowEndStateConverter()
+    start = converter.parse_timestamp("2026-11-01T00:00:00")
+
+    _, state = converter.convert_from_sequential_state(CursorField("call_date"), {}, start)
+
+    assert converter.is_state_message_compatible(state), CONTRACT.format(2) + repr(state)
+    assert {"start", "end"} <= set(state["slices"][0]), CONTRACT.format(2) + repr(state)
+
+
+def test_item_2_given_timestamp_in_slice_format_when_parsed_then_same_as_cdk_parser():
+    converter = WindowEndStateConverter()
+    fast = converter.parse_timestamp("2026-11-25T14:03:00")
+
+    cdk = datetime.strptime("2026-11-25T14:03:00", "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    assert fast == cdk
+
+
+def test_item_3_given_retries_exhausted_when_http_client_gives_up_then_context_is_the_backoff_exception():
+    client = HttpClient(
+        name="contract",
+        logger=logging.getLogger("test"),
+        error_handler=HttpStatusErrorHandler(logging.getLogger("test"), max_retries=0),
+    )
+    with HttpMocker() as mocker:
+        mocker.get(HttpRequest("https://contract.test/api"), HttpResponse("{}", 500))
+        with pytest.raises(AirbyteTracedException) as raised:
+            client.send_request("GET", "https://contract.test/api", request_kwargs={})
+
+    cause = backoff_cause(raised.value)
+    assert isinstance(cause, BaseBackoffException), CONTRACT.format(3) + repr(raised.value.__context__)
+    assert isinstance(cause.response, requests.Response) and cause.response.status_code == 500
+
+
+def trace(message: str, internal: str, failure_type: FailureType = FailureType.transient_error) -> AirbyteMessage:
+    return AirbyteTracedException(
+        message=message, internal_message=internal, failure_type=failure_type
+    ).as_airbyte_message()
+
+
+def test_item_4_given_registered_secret_in_trace_and_log_when_masked_then_gone():
+    update_secrets(["contract-secret-pin"])
+    log = AirbyteMessage(
+        type=Type.LOG, log=AirbyteLogMessage(level=Level.INFO, message="GET ?pincode=contract-secret-pin")
+    )
+
+    masked = [mask_secrets(trace("x", "url ?pincode=contract-secret-pin")), mask_secrets(log)]
+
+    assert "contract-secret-pin" not in repr(masked)
+
+
+def test_item_4_given_cdk_summary_error_when_streams_failed_transiently_then_relabelled_transient():
+    def sync():
+        yield trace("AvidTrak answered HTTP 503", "503")
+        raise AirbyteTracedException(message="During the sync...", failure_type=FailureType.config_error)
+
+    with pytest.raises(AirbyteTracedException) as raised:
+        list(honest_failure_type(sync()))
+
+    assert raised.value.failure_type == FailureType.transient_error
+
+
+def test_item_4_given_concurrent_cdk_when_a_stream_fails_then_closing_error_is_labelled_config_error():
+    """The behaviour item 4 compensates for: if the CDK fixes it, honest_failure_type can go."""
+    import inspect
+
+    from airbyte_cdk.sources.concurrent_source.concurrent_read_processor import ConcurrentReadProcessor
+
+    source_text = inspect.getsource(ConcurrentReadProcessor.is_done)
+    assert "FailureType.config_error" in source_text, CONTRACT.format(4) + "the closing error's type changed"
+    assert TraceType.ERROR  # the TRACE type honest_failure_type counts
