@@ -302,3 +302,41 @@ def test_metadata_base_image_is_the_dockerfile_default() -> None:
     assert default is not None, "the Dockerfile must give BASE_IMAGE a default"
     assert metadata.connectorBuildOptions.baseImage == default.group(1)
     assert re.fullmatch(r"docker\.io/airbyte/python-connector-base:[\d.]+@sha256:[0-9a-f]{64}", default.group(1))
+
+
+# requirements.lock
+
+
+def locked_versions() -> Dict[str, str]:
+    """name -> version of every `name==version` line of requirements.lock."""
+    lines = (CONNECTOR_ROOT / "requirements.lock").read_text().splitlines()
+    pins = (line.split("==") for line in lines if "==" in line and not line.lstrip().startswith("#"))
+    return {name.strip().lower(): version.split()[0] for name, version in pins}
+
+
+@pytest.mark.image
+def test_given_image_when_asked_for_its_packages_then_cdk_and_requests_are_the_locked_versions(image: str) -> None:
+    script = "import importlib.metadata as m; print(m.version('airbyte-cdk')); print(m.version('requests'))"
+    shown = docker("run", "--rm", "--entrypoint", "python", image, "-c", script)
+
+    assert shown.returncode == 0, shown.stderr
+    locked = locked_versions()
+    assert shown.stdout.split() == [locked["airbyte-cdk"], locked["requests"]]
+
+
+def test_given_this_virtualenv_when_compared_with_the_lock_then_every_installed_locked_package_matches() -> None:
+    """scripts/setup.sh installs with `-c requirements.lock`: nothing may drift from it."""
+    locked = locked_versions()
+    drift = {
+        name: (version(name), pinned) for name, pinned in locked.items() if _installed(name) and version(name) != pinned
+    }
+    assert drift == {}
+    assert locked["airbyte-cdk"].startswith("7.")
+
+
+def _installed(name: str) -> bool:
+    try:
+        version(name)
+    except Exception:  # PackageNotFoundError: a locked package of another extra (the demo's)
+        return False
+    return True

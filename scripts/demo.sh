@@ -13,7 +13,7 @@ export AIRBYTE_OFFLINE_MODE=1 DO_NOT_TRACK=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 if [ ! -x "$venv/bin/source-avidtrak" ] || [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import airbyte" 2>/dev/null; then
   echo "== setting up $venv (PyAirbyte and the connector; a few minutes the first time)"
   [ -x "$venv/bin/python" ] || "$python_bin" -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --upgrade pip
-  "$venv/bin/python" -m pip install --quiet "airbyte==0.71.3" -e .
+  "$venv/bin/python" -m pip install --quiet -c requirements.lock pip
+  "$venv/bin/python" -m pip install --quiet -c requirements.lock -e ".[demo]"
 fi
 exec "$venv/bin/python" scripts/demo.py "$@"

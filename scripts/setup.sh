@@ -10,5 +10,6 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 echo "== setting up $venv with $("$python_bin" --version)"
 [ -x "$venv/bin/python" ] || "$python_bin" -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet -e ".[tests]"
+"$venv/bin/python" -m pip install --quiet -c requirements.lock pip
+# Exact versions from requirements.lock (scripts/lock.sh regenerates it); setup.py keeps ranges.
+"$venv/bin/python" -m pip install --quiet -c requirements.lock -e ".[tests,dev]"

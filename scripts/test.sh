@@ -18,6 +18,11 @@ export AIRBYTE_OFFLINE_MODE=1 DO_NOT_TRACK=1
 bash scripts/setup.sh
 export PATH="$PWD/$venv/bin:$PATH"
 
+echo "== lint (ruff), format (ruff format --check), types (mypy --strict on source_avidtrak)"
+"$venv/bin/ruff" check .
+"$venv/bin/ruff" format --check .
+"$venv/bin/mypy"
+
 echo "== unit, integration and standard tests"
 "$venv/bin/python" -m pytest -m "not image and not image_tests"
 
