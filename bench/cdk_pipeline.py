@@ -1,8 +1,9 @@
 """The CDK's share of a read: the connector's read path with HTTP, parsing and typing taken out.
 
 Builds the simulator's rows for the given days in memory, types them with the connector's
-RecordTyper, then times the console script's `launch(["read", ...])` with each report
-stream's `read_records` replaced by a lookup of the window's typed records. What is left
+RecordTyper, then times `launch(SourceAvidtrak(stream_classes=...), ["read", ...])`, the
+console script's call, with stub stream classes whose `read_records` is a lookup of the
+window's typed records. What is left
 is exactly what the CDK does per record in the real read: StreamFacade/StreamPartition,
 the concurrent queue, ConcurrentCursor.observe, AirbyteMessage creation, serialization
 and the print buffer (plus the connector's masking wrapper). Output goes to /dev/null.
@@ -29,22 +30,23 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from airbyte_cdk.entrypoint import launch
+
 from integration_tests.simulator_data import DataSpec, generate_day
-from source_avidtrak import source as source_module
 from source_avidtrak.components import Window
 from source_avidtrak.records import RecordTyper
-from source_avidtrak.run import launch
+from source_avidtrak.source import SourceAvidtrak
 from source_avidtrak.streams import GeographicalData, OfflinePortalCalls
 
 
 def typed_days(stream_class, spec: DataSpec, first: date, last: date) -> dict:
     """Slice start -> the typed records of that day, as RecordTyper makes them in a real read."""
-    schema = json.loads((REPO / "source_avidtrak" / "schemas" / f"{stream_class.method}.json").read_text())
+    schema = json.loads((REPO / "source_avidtrak" / stream_class.report.schema_file).read_text())
     typer, problems, by_start = RecordTyper(schema), Counter(), {}
     day = first
     while day <= last:
         start = Window(day, day).as_slice()["start"]
-        by_start[start] = [typer.type_row(row, problems) for row in generate_day(spec, stream_class.method, day)]
+        by_start[start] = [typer.type_row(row, problems) for row in generate_day(spec, stream_class.report.method, day)]
         day += timedelta(days=1)
     return by_start
 
@@ -71,13 +73,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     spec = DataSpec(args.seed, args.calls_per_day, empty_day_ratio=0.0)
     prepared = {cls: typed_days(cls, spec, args.start, args.end) for cls in (GeographicalData, OfflinePortalCalls)}
-    source_module.STREAMS_BY_METHOD.update({cls.method: stub(cls, days) for cls, days in prepared.items()})
+    stream_classes = {cls.report.name: stub(cls, days) for cls, days in prepared.items()}
     records = sum(len(day) for days in prepared.values() for day in days.values())
     with tempfile.TemporaryDirectory() as workdir:
         config, catalog = write_inputs(workdir, args.start, args.end)
         os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the CDK's print buffer writes to sys.__stdout__, i.e. fd 1
         started = time.perf_counter()
-        launch(["read", "--config", config, "--catalog", catalog])
+        launch(SourceAvidtrak(stream_classes=stream_classes), ["read", "--config", config, "--catalog", catalog])
         elapsed = time.perf_counter() - started
     print(f"cdk_pipeline: {records} records in {elapsed:.3f} s", file=sys.stderr)
     if args.result:
