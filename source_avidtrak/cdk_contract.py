@@ -15,18 +15,19 @@ assigns to a CDK object's private attributes.
    while handling the backoff exception, so `__context__` is that exception; it carries
    our error handler's message for the last attempt. `backoff_cause` reads it.
 4. The concurrent CDK puts request URLs (the pin included) into TRACE `internal_message`
-   and `stack_trace` without filtering them, and labels its closing "streams did not sync
-   successfully" error `config_error` whatever the streams failed with. `mask_secrets`
-   and `honest_failure_type` compensate.
+   and `stack_trace` without filtering them, emits one TRACE error per failed window, and
+   ends with a "streams did not sync successfully" error labelled `config_error` whatever
+   the streams failed with. `mask_secrets` and `single_failure` compensate.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Iterator, List, MutableMapping, Optional
+from typing import Any, Iterable, Iterator, MutableMapping, Optional
 
-from airbyte_cdk.models import AirbyteMessage, FailureType, TraceType, Type
+from airbyte_cdk.models import AirbyteMessage, AirbyteTraceMessage, FailureType, TraceType, Type
 from airbyte_cdk.sources.streams.concurrent.cursor import CursorField
 from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import (
     CustomFormatConcurrentStreamStateConverter,
@@ -36,11 +37,12 @@ from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_avidtrak.components import SLICE_DATETIME_FORMAT
+from source_avidtrak.stopping import STOPPED_MESSAGE
+
+logger = logging.getLogger("airbyte")
 
 ISO_SECONDS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}")  # SLICE_DATETIME_FORMAT
 UTC_SUFFIX = "+00:00"
-# Most severe first: the end-of-sync error takes the most severe type its streams failed with.
-FAILURE_SEVERITY = (FailureType.system_error, FailureType.transient_error, FailureType.config_error)
 
 
 class CheckFailure(str):
@@ -106,20 +108,41 @@ def mask_secrets(message: AirbyteMessage) -> AirbyteMessage:
     return message
 
 
-def honest_failure_type(messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
-    """(4) Masks every message and labels the end-of-sync error with its streams' worst failure.
+def single_failure(messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
+    """(4) Masks every message; a failed sync ends with exactly one error: the first.
 
-    Without this the platform would ask the user to fix a config that is fine whenever a
-    sync failed transiently.
+    The CDK emits one TRACE error per failed window, then a closing "did not sync
+    successfully" error labelled config_error whatever the windows failed with (the
+    platform would ask the user to fix a config that is fine). Windows abandoned because
+    the sync is stopping (stopping.py) are no failure of their own. So the per-window
+    errors are held back, later ones logged as warnings, and the first is raised in
+    place of the CDK's closing error, with its own failure type and message.
     """
-    seen: List[FailureType] = []
+    first: Optional[AirbyteTraceMessage] = None
     try:
         for message in messages:
             trace = message.trace if message.type == Type.TRACE else None
-            if trace is not None and trace.type == TraceType.ERROR and trace.error and trace.error.failure_type:
-                seen.append(trace.error.failure_type)
-            yield mask_secrets(message)
-    except AirbyteTracedException as error:
-        if seen:
-            error.failure_type = next((kind for kind in FAILURE_SEVERITY if kind in seen), error.failure_type)
-        raise
+            if trace is None or trace.type != TraceType.ERROR or trace.error is None:
+                yield mask_secrets(message)
+            elif trace.error.message != STOPPED_MESSAGE:
+                mask_secrets(message)
+                if first is None:
+                    first = trace
+                else:
+                    logger.warning(f"Also failed while the sync was stopping: {trace.error.message}")
+    except AirbyteTracedException:
+        if first is None:
+            raise
+    if first is not None:
+        raise _as_exception(first)
+
+
+def _as_exception(trace: AirbyteTraceMessage) -> AirbyteTracedException:
+    error = trace.error
+    assert error is not None  # single_failure keeps only TRACE errors
+    return AirbyteTracedException(
+        message=error.message,
+        internal_message=error.internal_message,
+        failure_type=error.failure_type or FailureType.system_error,
+        stream_descriptor=error.stream_descriptor,
+    )

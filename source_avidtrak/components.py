@@ -59,6 +59,11 @@ class Window:
     def from_slice(cls, stream_slice: Mapping[str, Any]) -> Window:
         return cls(_slice_day(stream_slice[SLICE_START]), _slice_day(stream_slice[SLICE_END]))
 
+    def describe_request(self) -> str:
+        """`window 2026-11-01 00:00:00..2026-11-01 23:59:59`: the dates as AvidTrak was asked."""
+        params = self.request_params()
+        return f"window {params[api.PARAM_START]}..{params[api.PARAM_END]}"
+
     def describe(self) -> str:
         if self.first_day == self.last_day:
             return self.first_day.isoformat()

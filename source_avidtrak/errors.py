@@ -20,6 +20,7 @@ import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_avidtrak import api
 
@@ -89,7 +90,7 @@ class AvidTrakErrorHandler(ErrorHandler):
         if status in TRANSIENT_HTTP_STATUSES:
             return _retry(f"AvidTrak answered HTTP {status} for {describe_request(_request_of(response))}.")
         try:
-            envelope = self._envelopes.of(response)
+            self._envelopes.of(response)  # parsed once here; the stream reads the same envelope
         except api.MalformedResponse as error:
             where = describe_request(_request_of(response))
             if status in CONFIG_HTTP_STATUSES:
@@ -99,31 +100,39 @@ class AvidTrakErrorHandler(ErrorHandler):
                     FailureType.config_error,
                 )
             return _retry(f"AvidTrak sent a response that is not an API response for {where}: {error}.")
-        if envelope.is_success or envelope.is_no_data:
-            return ErrorResolution(response_action=ResponseAction.SUCCESS)
-        return _interpret_error_code(envelope, describe_request(_request_of(response)))
+        # An envelope is AvidTrak's definitive answer, whatever its code: retrying cannot
+        # change it. The stream, which owns the envelope, raises the error an error code
+        # carries (envelope_error), so the message is ours alone.
+        return ErrorResolution(response_action=ResponseAction.SUCCESS)
 
 
-def _interpret_error_code(envelope: api.Envelope, where: str) -> ErrorResolution:
+def envelope_error(envelope: api.Envelope, where: str) -> Optional[AirbyteTracedException]:
+    """The error an envelope's code means, or None for rows (1/200) and no data (0)."""
     code, status = envelope.code, envelope.status or "no status text"
+    if envelope.is_success or envelope.is_no_data:
+        return None
     if code == api.AUTH_REQUIRED_CODE or code in api.AUTH_FAILED_CODES:
-        return _fail(
+        return _error(
             f"AvidTrak rejected the pin code (code {code}: {status}). Check the Pin Code in the "
             "connector's credentials: an agency and each of its clients have separate pin codes.",
             FailureType.config_error,
         )
     if code == api.BAD_METHOD_CODE:
-        return _fail(
+        return _error(
             f"AvidTrak does not know the report method for {where} (code {code}: {status}). The method name "
             "is an assumption of this connector (see the README); please report it.",
             FailureType.system_error,
         )
     if code == api.BAD_FORMAT_CODE:
-        return _fail(
+        return _error(
             f"AvidTrak refused format={api.FORMAT_JSON} for {where} (code {code}: {status}). Please report it.",
             FailureType.system_error,
         )
-    return _fail(f"AvidTrak answered code {code} ({status}) for {where}.", FailureType.system_error)
+    return _error(f"AvidTrak answered code {code} ({status}) for {where}.", FailureType.system_error)
+
+
+def _error(message: str, failure_type: FailureType) -> AirbyteTracedException:
+    return AirbyteTracedException(message=message, internal_message=message, failure_type=failure_type)
 
 
 def _retry(message: str) -> ErrorResolution:

@@ -25,9 +25,10 @@ from source_avidtrak import api
 from source_avidtrak.cdk_contract import backoff_cause
 from source_avidtrak.components import DatetimeWindow, Window
 from source_avidtrak.config import Settings
-from source_avidtrak.errors import AvidTrakBackoffStrategy, AvidTrakErrorHandler, RetryPolicy
+from source_avidtrak.errors import AvidTrakBackoffStrategy, AvidTrakErrorHandler, RetryPolicy, envelope_error
 from source_avidtrak.records import RecordTyper
 from source_avidtrak.reports import GEOGRAPHICAL_DATA, OFFLINE_PORTAL_CALLS, Report
+from source_avidtrak.stopping import SyncStop, SyncStopped
 
 
 class _CurrentPage(threading.local):
@@ -49,8 +50,16 @@ class AvidTrakStream(HttpStream, ABC):
     cursor_field = api.CURSOR_FIELD
     state_checkpoint_interval = None
 
-    def __init__(self, settings: Settings, today: date, retry_policy: RetryPolicy, page_size: Optional[int] = None):
+    def __init__(
+        self,
+        settings: Settings,
+        today: date,
+        retry_policy: RetryPolicy,
+        page_size: Optional[int] = None,
+        stop: Optional[SyncStop] = None,
+    ):
         self._settings = settings
+        self._stop = stop or SyncStop()
         self._today = today
         self._retry_policy = retry_policy
         self._page_size = page_size or settings.page_size
@@ -105,6 +114,8 @@ class AvidTrakStream(HttpStream, ABC):
         else:
             self.logger.info(f"{self.name}: nothing to read, the saved state is past the configured Date To")
         for window in windows:
+            if self._stop.tripped:  # a window failed: start no other
+                return
             yield window.as_slice()
 
     def read_records(
@@ -114,15 +125,21 @@ class AvidTrakStream(HttpStream, ABC):
         stream_slice: Optional[Mapping[str, Any]] = None,
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[StreamData]:
-        """When the CDK gives up retrying, its message says "API rate limit exceeded." or
-        "Exhausted available request attempts"; ours names the report, window and page."""
+        """Trips the sync's stop on any failure of this window, before the CDK sees it.
+
+        When the CDK gives up retrying, its message says "API rate limit exceeded." or
+        "Exhausted available request attempts"; ours names the report, window and page.
+        """
         try:
             yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
-        except AirbyteTracedException as error:
-            cause = backoff_cause(error)
-            if cause is not None:
+        except SyncStopped:
+            raise
+        except Exception as failure:
+            self._stop.trip()
+            cause = backoff_cause(failure) if isinstance(failure, AirbyteTracedException) else None
+            if isinstance(failure, AirbyteTracedException) and cause is not None:
                 policy = self._retry_policy
-                error.message = (
+                failure.message = (
                     f"{cause} Gave up after retrying (at most {policy.max_retries} retries within "
                     f"{policy.max_time_seconds} s): AvidTrak may be down or limiting requests. The next sync "
                     "resumes from the last saved state."
@@ -135,6 +152,7 @@ class AvidTrakStream(HttpStream, ABC):
         stream_slice: Optional[Mapping[str, Any]] = None,
         next_page_token: Optional[Mapping[str, Any]] = None,
     ) -> MutableMapping[str, Any]:
+        self._stop.raise_if_tripped()  # before every page: a stopping sync sends no more requests
         self._page.number = (next_page_token or {}).get(api.PARAM_PAGE, api.FIRST_PAGE)
         return {
             api.PARAM_PIN: self._settings.pin_code,
@@ -155,9 +173,15 @@ class AvidTrakStream(HttpStream, ABC):
         self, response: requests.Response, stream_slice: Optional[Mapping[str, Any]] = None, **kwargs: Any
     ) -> Iterable[Dict[str, Any]]:
         envelope = self._envelopes.of(response)
+        window = Window.from_slice(stream_slice or {})
+        error = envelope_error(
+            envelope, f"report {self.report.method}, {window.describe_request()}, page {self._page.number}"
+        )
+        if error is not None:
+            raise error
         if envelope.is_no_data and self._page.number == api.FIRST_PAGE:
-            window = Window.from_slice(stream_slice or {}).describe()
-            self.logger.info(f"{self.name}: no calls for {window} (AvidTrak code 0: {envelope.status or 'no data'})")
+            no_data = envelope.status or "no data"
+            self.logger.info(f"{self.name}: no calls for {window.describe()} (AvidTrak code 0: {no_data})")
         records, problems = self._typer.type_rows(envelope.rows)
         if problems:
             self._warn(problems, stream_slice)

@@ -34,10 +34,11 @@ from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.sources.utils.slice_logger import DebugSliceLogger
 
 from source_avidtrak import api
-from source_avidtrak.cdk_contract import WindowEndStateConverter, honest_failure_type
+from source_avidtrak.cdk_contract import WindowEndStateConverter, single_failure
 from source_avidtrak.components import SLICE_END, SLICE_START, normalized_state
 from source_avidtrak.config import Settings
 from source_avidtrak.errors import RetryPolicy
+from source_avidtrak.stopping import SyncStop
 from source_avidtrak.streams import AvidTrakStream, StreamClasses
 
 READ_QUEUE_SIZE = 2 * api.MAX_PAGE_SIZE
@@ -59,12 +60,16 @@ class Sync:
         stream_classes: StreamClasses,
     ) -> Sync:
         state_manager = ConnectorStateManager(state=state)
+        stop = SyncStop()  # shared by every stream: the first failing window stops them all
         queue: Queue[Any] = Queue(maxsize=READ_QUEUE_SIZE)
         repository = ConcurrentMessageRepository(queue, InMemoryMessageRepository())
         sync_modes = {configured.stream.name: configured.sync_mode for configured in catalog.streams}
         streams = [
             _concurrent_stream(
-                stream_classes[report](settings, today, retry_policy), sync_modes[report], state_manager, repository
+                stream_classes[report](settings, today, retry_policy, stop=stop),
+                sync_modes[report],
+                state_manager,
+                repository,
             )
             for report in settings.reports
             if report in sync_modes
@@ -78,7 +83,7 @@ class Sync:
         return cls(concurrent_source, streams)
 
     def read(self) -> Iterator[AirbyteMessage]:
-        yield from honest_failure_type(self.concurrent_source.read(list(self.streams)))
+        yield from single_failure(self.concurrent_source.read(list(self.streams)))
 
 
 def _concurrent_stream(

@@ -26,9 +26,10 @@ from source_avidtrak.cdk_contract import (
     CheckFailure,
     WindowEndStateConverter,
     backoff_cause,
-    honest_failure_type,
     mask_secrets,
+    single_failure,
 )
+from source_avidtrak.stopping import STOPPED_MESSAGE
 
 CONTRACT = "CDK contract item {} changed (source_avidtrak/cdk_contract.py): "
 
@@ -119,23 +120,70 @@ def test_item_4_given_registered_secret_in_trace_and_log_when_masked_then_gone()
     assert "contract-secret-pin" not in repr(masked)
 
 
-def test_item_4_given_cdk_summary_error_when_streams_failed_transiently_then_relabelled_transient():
+def test_item_4_given_per_window_errors_and_cdk_summary_when_filtered_then_one_error_the_first():
     def sync():
-        yield trace("AvidTrak answered HTTP 503", "503")
+        yield trace("AvidTrak answered HTTP 503 for window 1", "503")
+        yield trace(STOPPED_MESSAGE, STOPPED_MESSAGE)
+        yield trace("AvidTrak answered HTTP 502 for window 2", "502")
         raise AirbyteTracedException(message="During the sync...", failure_type=FailureType.config_error)
 
+    passed = []
     with pytest.raises(AirbyteTracedException) as raised:
-        list(honest_failure_type(sync()))
+        passed.extend(single_failure(sync()))
 
+    assert passed == []
+    assert raised.value.message == "AvidTrak answered HTTP 503 for window 1"
     assert raised.value.failure_type == FailureType.transient_error
 
 
-def test_item_4_given_concurrent_cdk_when_a_stream_fails_then_closing_error_is_labelled_config_error():
-    """The behaviour item 4 compensates for: if the CDK fixes it, honest_failure_type can go."""
-    import inspect
+def run_failing_concurrent_sync() -> list:
+    """Two partitions that fail, through the CDK's ConcurrentSource: what it emits and raises."""
+    from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource
+    from airbyte_cdk.sources.message import InMemoryMessageRepository
+    from airbyte_cdk.sources.streams.concurrent.cursor import FinalStateCursor
+    from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
+    from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
+    from airbyte_cdk.sources.streams.concurrent.partitions.partition_generator import PartitionGenerator
+    from airbyte_cdk.sources.utils.slice_logger import DebugSliceLogger
 
-    from airbyte_cdk.sources.concurrent_source.concurrent_read_processor import ConcurrentReadProcessor
+    class Failing(Partition):
+        def __init__(self, number: int) -> None:
+            self.number = number
 
-    source_text = inspect.getsource(ConcurrentReadProcessor.is_done)
-    assert "FailureType.config_error" in source_text, CONTRACT.format(4) + "the closing error's type changed"
-    assert TraceType.ERROR  # the TRACE type honest_failure_type counts
+        def read(self):
+            raise AirbyteTracedException(
+                message=f"window {self.number} failed", failure_type=FailureType.transient_error
+            )
+            yield  # a generator
+
+        def to_slice(self):
+            return {"n": self.number}
+
+        def stream_name(self) -> str:
+            return "contract"
+
+        def __hash__(self) -> int:
+            return self.number
+
+    class Generator(PartitionGenerator):
+        def generate(self):
+            yield Failing(1)
+            yield Failing(2)
+
+    repository = InMemoryMessageRepository()
+    stream = DefaultStream(
+        Generator(), "contract", {}, [], None, logging.getLogger("test"), FinalStateCursor("contract", None, repository)
+    )
+    source = ConcurrentSource.create(2, 1, logging.getLogger("test"), DebugSliceLogger(), repository)
+    emitted = []
+    with pytest.raises(AirbyteTracedException) as raised:
+        emitted.extend(source.read([stream]))
+    return [m for m in emitted if m.type == Type.TRACE and m.trace.type == TraceType.ERROR] + [raised.value]
+
+
+def test_item_4_given_concurrent_cdk_when_two_windows_fail_then_one_trace_each_and_a_config_error_summary():
+    """The behaviour single_failure compensates for: if the CDK changes it, revisit single_failure."""
+    *traces, closing = run_failing_concurrent_sync()
+
+    assert sorted(t.trace.error.message for t in traces) == ["window 1 failed", "window 2 failed"], CONTRACT.format(4)
+    assert closing.failure_type == FailureType.config_error, CONTRACT.format(4) + repr(closing.failure_type)
