@@ -84,8 +84,12 @@ def test_given_one_fault_on_page_2_when_read_then_retried_and_records_complete(s
     assert newest_call <= state_values(output)[-1] <= "2026-11-02T23:59:59"
 
 
-@pytest.mark.parametrize("name", FAULTS)
-def test_given_persistent_fault_when_read_then_retries_exhausted_and_transient_error_names_report_and_window(
+# Valid JSON of the wrong shape: one retry, then a system error (a minute of retries would not help).
+SHAPE_FAULTS = {"non_object_json": "the body is JSON an array", "data_not_a_list": "'data' is a string"}
+
+
+@pytest.mark.parametrize("name", sorted(set(FAULTS) - set(SHAPE_FAULTS)))
+def test_given_persistent_fault_when_read_then_retries_exhausted_and_one_transient_error_names_report_and_window(
     sim, sleeps, name
 ):
     sim.add_fault(fault(name, times=None, method=GEO))
@@ -97,14 +101,32 @@ def test_given_persistent_fault_when_read_then_retries_exhausted_and_transient_e
     assert output.records == []
     assert len(attempts(sim, "2026-11-01 00:00:00")) == FAST_POLICY.max_retries + 1
     assert sleeps.backoffs == FAULTS[name][2]
-    window_errors = [m.trace.error for m in output.errors[:-1]]
-    assert len(window_errors) == 1
-    message = window_errors[0].message
-    assert "report geographical_data" in message and "window 2026-11-01 00:00:00..2026-11-01 23:59:59" in message
-    assert FAULTS[name][1] in message and "Gave up after retrying" in message
-    assert window_errors[0].failure_type == FailureType.transient_error
-    assert last_error(output).failure_type == FailureType.transient_error
-    assert "geographical_data" in last_error(output).message and "2026-11-01" in last_error(output).message
+    [error] = [m.trace.error for m in output.errors]  # one error: the window's, not the CDK's summary
+    assert (
+        "report geographical_data" in error.message
+        and "window 2026-11-01 00:00:00..2026-11-01 23:59:59" in error.message
+    )
+    assert FAULTS[name][1] in error.message and "Gave up after 2 retries (within 30 s)" in error.message
+    assert error.failure_type == FailureType.transient_error
+
+
+@pytest.mark.parametrize("name", sorted(SHAPE_FAULTS))
+def test_given_persistent_wrong_shape_json_when_read_then_one_retry_and_system_error_quoting_the_shape(
+    sim, sleeps, name
+):
+    sim.add_fault(fault(name, times=None, method=GEO))
+
+    output = run_read(source(), config(sim.base_url, first="2026-11-01", last="2026-11-01"))
+
+    assert output.records == []
+    assert len(attempts(sim, "2026-11-01 00:00:00")) == 2 and sleeps.backoffs == FAULTS[name][2][:1]
+    [error] = [m.trace.error for m in output.errors]
+    assert error.failure_type == FailureType.system_error
+    assert error.message.startswith(
+        "AvidTrak sent a response of an unexpected shape for report geographical_data, "
+        "window 2026-11-01 00:00:00..2026-11-01 23:59:59, page 1: "
+    )
+    assert SHAPE_FAULTS[name] in error.message
 
 
 @pytest.mark.parametrize(
@@ -183,11 +205,13 @@ def test_given_server_always_failing_on_every_window_when_read_then_sync_ends_in
         catalog(GEO, OFFLINE),
     )
 
-    # 2 reports x 3 windows x 3 attempts of a 0.3 s read timeout, on 3 workers
-    assert time.monotonic() - started < 15
-    assert len(sim.requests) == 2 * 3 * (FAST_POLICY.max_retries + 1)
+    # The windows in flight on 3 workers each make 3 attempts of a 0.3 s read timeout; once
+    # one gives up, no other window starts (6 windows would make 18 requests).
+    assert time.monotonic() - started < 5
+    assert len(sim.requests) <= 3 * (FAST_POLICY.max_retries + 1)
     assert output.records == []
-    assert last_error(output).failure_type == FailureType.transient_error
+    [error] = [e.trace.error for e in output.errors]
+    assert error.failure_type == FailureType.transient_error and "ReadTimeout" in error.message
 
 
 # --- the subprocess: exit codes ---------------------------------------------------------
@@ -237,13 +261,20 @@ def closed_port_url() -> str:
         return f"http://127.0.0.1:{probe.getsockname()[1]}"
 
 
-def test_given_avidtrak_down_when_read_then_last_error_is_transient_never_config(sleeps):
-    output = run_read(source(), config(closed_port_url(), reports=(GEO, OFFLINE), num_workers=2), catalog(GEO, OFFLINE))
+def test_given_avidtrak_unreachable_when_read_then_short_budget_and_one_transient_error_naming_the_host(sleeps):
+    url = closed_port_url()
+    output = run_read(source(), config(url, reports=(GEO, OFFLINE), num_workers=2), catalog(GEO, OFFLINE))
 
     assert output.records == []
-    assert last_error(output).failure_type == FailureType.transient_error
-    assert all(e.trace.error.failure_type == FailureType.transient_error for e in output.errors)
-    assert any("ConnectionError" in e.trace.error.message for e in output.errors)
+    [error] = [e.trace.error for e in output.errors]
+    host = url.removeprefix("http://")
+    assert error.failure_type == FailureType.transient_error
+    assert error.message == (
+        f"AvidTrak could not be reached at {host} (3 attempts: connection refused, unknown host or no answer). "
+        f"Check the Base URL ({host}) and that this machine can reach it (DNS, firewall, proxy)."
+    )
+    assert len(sleeps.backoffs) <= 2 * 2  # at most two windows in flight, two retries each
+    assert not output.is_in_logs("Rate limit exceeded")
 
 
 def test_given_avidtrak_down_when_connector_process_reads_then_last_error_is_transient(tmp_path):
@@ -253,14 +284,12 @@ def test_given_avidtrak_down_when_connector_process_reads_then_last_error_is_tra
     assert completed.errors[-1]["failure_type"] == "transient_error"
 
 
-def test_given_wrong_pin_when_read_then_config_error_without_retry(sim, sleeps):
+def test_given_wrong_pin_when_read_then_one_config_error_and_no_other_window(sim, sleeps):
     output = run_read(source(), config(sim.base_url, pin="not-the-pin"))
 
-    assert last_error(output).failure_type == FailureType.config_error
-    window_errors = [e.trace.error for e in output.errors[:-1]]
-    assert window_errors and all(e.message.startswith("AvidTrak rejected the pin code") for e in window_errors)
-    assert all(e.failure_type == FailureType.config_error for e in window_errors)
-    assert len(sim.requests) == 3 and sleeps.backoffs == []  # one request per window, none retried
+    [error] = [e.trace.error for e in output.errors]
+    assert error.failure_type == FailureType.config_error and error.message.startswith("AvidTrak rejected the pin code")
+    assert len(sim.requests) == 1 and sleeps.backoffs == []  # the first window only, not retried
 
 
 def test_given_wrong_pin_when_installed_connector_reads_then_exit_1_and_config_error(sim, tmp_path):
@@ -271,15 +300,16 @@ def test_given_wrong_pin_when_installed_connector_reads_then_exit_1_and_config_e
     assert any(e["message"].startswith("AvidTrak rejected the pin code") for e in completed.errors)
 
 
-def test_given_one_report_down_and_one_rejecting_method_when_read_then_last_error_is_system(sim, sleeps):
+def test_given_one_report_down_and_one_rejecting_method_when_read_then_the_first_failure_alone_ends_it(sim, sleeps):
     sim.add_fault(Fault("http_status", times=None, method=GEO, status=503))
     sim.add_fault(Fault("envelope", times=None, method=OFFLINE, code=404, status="Invalid Request Method"))
 
     output = run_read(source(), config(sim.base_url, reports=(GEO, OFFLINE), last="2026-11-01"), catalog(GEO, OFFLINE))
 
-    kinds = {e.trace.error.failure_type for e in output.errors[:-1]}
-    assert kinds == {FailureType.transient_error, FailureType.system_error}
-    assert last_error(output).failure_type == FailureType.system_error
+    # One worker: geographical_data's window runs first, gives up, and no other window starts.
+    [error] = [e.trace.error for e in output.errors]
+    assert error.failure_type == FailureType.transient_error and "HTTP 503" in error.message
+    assert {r["method"] for r in sim.requests} == {GEO}
 
 
 @pytest.mark.parametrize(
@@ -309,9 +339,8 @@ def test_given_error_answer_when_read_then_failed_once_without_retry(sim, sleeps
     output = run_read(source(), config(sim.base_url, last="2026-11-01"))
 
     assert len(sim.requests) == 1 and sleeps.backoffs == []
-    assert output.errors[0].trace.error.failure_type == failure_type
-    assert text in output.errors[0].trace.error.message
-    assert last_error(output).failure_type == failure_type
+    [error] = [e.trace.error for e in output.errors]
+    assert error.failure_type == failure_type and text in error.message
 
 
 def test_given_code_0_on_first_page_when_read_then_window_is_empty_and_sync_succeeds(sim, sleeps):

@@ -57,6 +57,10 @@ class MalformedResponse(ValueError):
     """The body is not an AvidTrak JSON envelope (a proxy page, a cut-off body): transient."""
 
 
+class UnexpectedShape(MalformedResponse):
+    """The body is valid JSON but not shaped like an envelope: a retry rarely changes that."""
+
+
 @dataclass(frozen=True)
 class Envelope:
     """One parsed response: `rows` is empty for code 0 and for every non-success code."""
@@ -85,15 +89,18 @@ def parse_envelope(body: bytes) -> Envelope:
     except (ValueError, UnicodeDecodeError, RecursionError) as error:  # RecursionError: absurdly deep nesting
         raise MalformedResponse(f"the body is not JSON ({_preview(body)})") from error
     if not isinstance(document, dict):
-        raise MalformedResponse(f"the body is JSON {type(document).__name__}, not an object")
+        raise UnexpectedShape(f"the body is JSON {_json_kind(document)} {_preview_json(document)}, not an object")
     code = _parse_code(document.get("code"))
     status = document.get("status")
     status = status if isinstance(status, str) else ""
     data = document.get("data")
     if data is None or (data == "" and code not in SUCCESS_CODES):
         return Envelope(code, status, [])
+    if isinstance(data, dict) and data and all(isinstance(key, str) and key.isdecimal() for key in data):
+        # PHP's json_encode turns an array whose keys are not 0..n-1 into {"0": ..., "1": ...}.
+        data = [data[key] for key in sorted(data, key=int)]
     if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
-        raise MalformedResponse(f"'data' is {type(data).__name__}, not a list of rows")
+        raise UnexpectedShape(f"'data' is {_json_kind(data)} {_preview_json(data)}, not a list of rows")
     return Envelope(code, status, data if code in SUCCESS_CODES else [])
 
 
@@ -108,6 +115,23 @@ def _parse_code(raw: Any) -> int:
         except ValueError:  # "--5", "²", or more digits than int() converts
             pass
     raise MalformedResponse(f"'code' is {raw!r:.40}, not an integer")
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+    }
+    return kinds.get(type(value), "null")
+
+
+def _preview_json(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _preview(body: bytes, limit: int = 80) -> str:

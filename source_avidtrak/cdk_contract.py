@@ -18,6 +18,9 @@ assigns to a CDK object's private attributes.
    and `stack_trace` without filtering them, emits one TRACE error per failed window, and
    ends with a "streams did not sync successfully" error labelled `config_error` whatever
    the streams failed with. `mask_secrets` and `single_failure` compensate.
+5. The CDK's retry handler logs every wait a BackoffStrategy asks for as "Rate limit
+   exceeded", on the "airbyte" logger, whatever the failure was (a refused connection, a
+   503). `RetryLogWording` rewrites that line unless the answer really was HTTP 429.
 """
 
 from __future__ import annotations
@@ -88,6 +91,26 @@ class WindowEndStateConverter(CustomFormatConcurrentStreamStateConverter):
                 pass
         parsed: datetime = super().parse_timestamp(timestamp)
         return parsed
+
+
+RATE_LIMIT_LINE = re.compile(r"UserDefinedBackoffException: Rate limit exceeded(?: \(HTTP (\d+)\))?\. (Retrying in .*)")
+
+
+class RetryLogWording(logging.Filter):
+    """(5) Keeps "rate limit" for 429s; other retries say what they are."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        match = RATE_LIMIT_LINE.fullmatch(record.getMessage())
+        if match and match.group(1) != "429":
+            answer = f"AvidTrak answered HTTP {match.group(1)}" if match.group(1) else "No answer from AvidTrak"
+            record.msg, record.args = f"{answer}. {match.group(2)}", None
+        return True
+
+
+def install_retry_log_wording() -> None:
+    airbyte_logger = logging.getLogger("airbyte")
+    if not any(isinstance(existing, RetryLogWording) for existing in airbyte_logger.filters):
+        airbyte_logger.addFilter(RetryLogWording())
 
 
 def backoff_cause(error: AirbyteTracedException) -> Optional[BaseBackoffException]:

@@ -10,10 +10,11 @@ the pin code travels in the query string.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Optional, Union
+from typing import Dict, Optional, Union
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -21,6 +22,7 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from source_avidtrak import api
 
@@ -40,6 +42,9 @@ class RetryPolicy:
     """
 
     max_retries: int = 5
+    # A host that cannot be reached (refused, unknown name, connect timeout) gets a budget of
+    # its own: waiting ten minutes for a mistyped Base URL helps nobody.
+    unreachable_retries: int = 2
     max_time_seconds: int = 600
     base_seconds: float = 2.0
     cap_seconds: float = 120.0
@@ -63,10 +68,30 @@ def _request_of(response_or_exception: ResponseOrException) -> Optional[requests
     return request if isinstance(getattr(request, "url", None), str) else None
 
 
+class _Attempts:
+    """Counts failed attempts per request URL (the CDK retries one prepared request), for the
+    failures that get a budget smaller than max_retries. Shared by the stream's threads."""
+
+    def __init__(self) -> None:
+        self._counts: Dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def count(self, request: Optional[requests.PreparedRequest]) -> int:
+        key = request.url if request is not None and request.url else ""
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + 1
+            return self._counts[key]
+
+    def forget(self, request: Optional[requests.PreparedRequest]) -> None:
+        with self._lock:
+            self._counts.pop(request.url if request is not None and request.url else "", None)
+
+
 class AvidTrakErrorHandler(ErrorHandler):
     def __init__(self, policy: RetryPolicy, envelopes: api.ResponseEnvelopes) -> None:
         self._policy = policy
         self._envelopes = envelopes
+        self._attempts = _Attempts()
 
     @property
     def max_retries(self) -> Optional[int]:
@@ -79,11 +104,26 @@ class AvidTrakErrorHandler(ErrorHandler):
     def interpret_response(self, response_or_exception: ResponseOrException) -> ErrorResolution:
         if isinstance(response_or_exception, requests.Response):
             return self._interpret(response_or_exception)
-        where = describe_request(_request_of(response_or_exception))
+        request = _request_of(response_or_exception)
+        where = describe_request(request)
+        if isinstance(response_or_exception, Exception) and _is_unreachable(response_or_exception):
+            return self._unreachable(request, where)
         if isinstance(response_or_exception, Exception):
             kind = type(response_or_exception).__name__
             return _retry(f"Could not get a response from AvidTrak ({kind}) for {where}.")
         return _retry(f"No response from AvidTrak for {where}.")
+
+    def _unreachable(self, request: Optional[requests.PreparedRequest], where: str) -> ErrorResolution:
+        host = urlsplit(request.url).netloc if request is not None and request.url else "the Base URL"
+        attempts = self._attempts.count(request)
+        if attempts <= self._policy.unreachable_retries:
+            return _retry(f"AvidTrak could not be reached at {host} for {where}; trying again.")
+        self._attempts.forget(request)
+        return _fail(
+            f"AvidTrak could not be reached at {host} ({attempts} attempts: connection refused, unknown host "
+            f"or no answer). Check the Base URL ({host}) and that this machine can reach it (DNS, firewall, proxy).",
+            FailureType.transient_error,
+        )
 
     def _interpret(self, response: requests.Response) -> ErrorResolution:
         status = response.status_code
@@ -91,8 +131,15 @@ class AvidTrakErrorHandler(ErrorHandler):
             return _retry(f"AvidTrak answered HTTP {status} for {describe_request(_request_of(response))}.")
         try:
             self._envelopes.of(response)  # parsed once here; the stream reads the same envelope
+        except api.UnexpectedShape as error:
+            # Valid JSON of the wrong shape: one retry in case a proxy mangled it, then the
+            # stream raises the shape as a system error (a minute of retries would not help).
+            if self._attempts.count(_request_of(response)) > 1:
+                self._attempts.forget(_request_of(response))
+                return ErrorResolution(response_action=ResponseAction.SUCCESS)
+            return _retry(f"AvidTrak sent a response that is not an API response for {_where(response)}: {error}.")
         except api.MalformedResponse as error:
-            where = describe_request(_request_of(response))
+            where = _where(response)
             if status in CONFIG_HTTP_STATUSES:
                 return _fail(
                     f"AvidTrak answered HTTP {status} without an API response for {where}. Check the Base URL: "
@@ -133,6 +180,20 @@ def envelope_error(envelope: api.Envelope, where: str) -> Optional[AirbyteTraced
 
 def _error(message: str, failure_type: FailureType) -> AirbyteTracedException:
     return AirbyteTracedException(message=message, internal_message=message, failure_type=failure_type)
+
+
+def _where(response: requests.Response) -> str:
+    return describe_request(_request_of(response))
+
+
+def _is_unreachable(error: Exception) -> bool:
+    """Refused, unknown host or connect timeout: the request never reached AvidTrak."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    if not isinstance(error, requests.ConnectionError) or not error.args:
+        return False
+    reason = getattr(error.args[0], "reason", None)  # urllib3's MaxRetryError wraps the cause
+    return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
 
 
 def _retry(message: str) -> ErrorResolution:

@@ -57,6 +57,12 @@ def to_iso_datetime(value: Any) -> str:
     return datetime.fromisoformat(value.strip()).isoformat()
 
 
+def _is_plain_string(field_schema: Mapping[str, Any]) -> bool:
+    types = field_schema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    return "string" in types and field_schema.get("format") is None
+
+
 def _converter_for(field_schema: Mapping[str, Any]) -> Converter | None:
     types = field_schema.get("type", [])
     types = [types] if isinstance(types, str) else types
@@ -69,11 +75,22 @@ def _converter_for(field_schema: Mapping[str, Any]) -> Converter | None:
     return None
 
 
+def to_string(value: Any) -> str:
+    """A number where the schema says string (`"call_id": 12345`) becomes its digits."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{type(value).__name__} is not a string")
+    return str(value)
+
+
 class RecordTyper:
     """Types rows for one schema. Stateless after construction, so threads may share it."""
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
         properties = schema.get("properties", {})
+        # Plain string fields: only a value that is not already a string costs a call.
+        self._string_fields: Tuple[str, ...] = tuple(
+            name for name, field_schema in properties.items() if _is_plain_string(field_schema)
+        )
         self._converters: Tuple[Tuple[str, Converter], ...] = tuple(
             (name, converter)
             for name, field_schema in properties.items()
@@ -87,19 +104,28 @@ class RecordTyper:
 
     def type_row(self, row: Mapping[str, Any], problems: Counter[str]) -> Dict[str, Any]:
         record = {key: (None if value == "" else value) for key, value in row.items()}
+        for name in self._string_fields:
+            value = record.get(name)
+            if value is not None and type(value) is not str:
+                self._convert(record, name, to_string, problems)
         for name, convert in self._converters:
             value = record.get(name)
             if value is None:
                 continue
-            try:
-                record[name] = convert(value)
-            except (ValueError, TypeError, OverflowError):
-                record[name] = None
-                unparsed = record.get(UNPARSED_FIELD)
-                if not isinstance(unparsed, dict):  # the name is the connector's: a row's own value there yields
-                    unparsed = record[UNPARSED_FIELD] = {}
-                unparsed[name] = value if isinstance(value, str) else str(value)
-                problems[name] += 1
+            self._convert(record, name, convert, problems)
         if record.get(api.PRIMARY_KEY) is None:
             problems[api.PRIMARY_KEY] += 1
         return record
+
+    @staticmethod
+    def _convert(record: Dict[str, Any], name: str, convert: Converter, problems: Counter[str]) -> None:
+        value = record[name]
+        try:
+            record[name] = convert(value)
+        except (ValueError, TypeError, OverflowError):
+            record[name] = None
+            unparsed = record.get(UNPARSED_FIELD)
+            if not isinstance(unparsed, dict):  # the name is the connector's: a row's own value there yields
+                unparsed = record[UNPARSED_FIELD] = {}
+            unparsed[name] = value if isinstance(value, str) else str(value)
+            problems[name] += 1

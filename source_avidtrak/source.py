@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, timedelta
-from typing import Any, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Iterator, List, Mapping, MutableMapping, Optional, Tuple
 from urllib.parse import quote, quote_plus
 
 from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog, FailureType, SyncMode
@@ -27,10 +27,11 @@ from airbyte_cdk.sources.utils.schema_helpers import check_config_against_spec_o
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets, update_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_avidtrak.cdk_contract import CheckFailure
+from source_avidtrak.cdk_contract import CheckFailure, install_retry_log_wording
 from source_avidtrak.components import Window
 from source_avidtrak.config import Clock, ConfigError, Settings, parse_settings, utc_now
 from source_avidtrak.errors import RetryPolicy
+from source_avidtrak.inputs import read_catalog_file, read_config_file, read_state_file
 from source_avidtrak.streams import STREAM_CLASSES, StreamClasses
 from source_avidtrak.sync import Sync
 
@@ -48,9 +49,23 @@ class SourceAvidtrak(AbstractSource):
         stream_classes: StreamClasses = STREAM_CLASSES,
     ) -> None:
         super().__init__()
+        install_retry_log_wording()
         self._clock = clock
         self._retry_policy = retry_policy
         self._stream_classes = stream_classes
+
+    # The CDK's documented hooks for the command's files (inputs.py says why).
+    @staticmethod
+    def read_config(config_path: str) -> MutableMapping[str, Any]:
+        return read_config_file(config_path)
+
+    @classmethod
+    def read_catalog(cls, catalog_path: str) -> ConfiguredAirbyteCatalog:
+        return read_catalog_file(catalog_path)
+
+    @classmethod
+    def read_state(cls, state_path: str) -> List[AirbyteStateMessage]:
+        return read_state_file(state_path) if state_path else []
 
     def settings(self, config: Mapping[str, Any]) -> Tuple[Settings, date]:
         """Validates the config (ConfigError before any request) and fixes today for this command."""
@@ -67,13 +82,15 @@ class SourceAvidtrak(AbstractSource):
             settings, today = self.settings(config)
         except AirbyteTracedException as error:  # ConfigError, or the CDK's schema validation
             return False, CheckFailure(error.message or "The config is not valid.")
-        stream = self._stream_classes[settings.reports[0]](settings, today, CHECK_RETRY_POLICY, page_size=1)
+        stream = self._stream_classes[settings.reports[0]](
+            settings, today, CHECK_RETRY_POLICY, page_size=1, for_check=True
+        )
         yesterday = Window(today - timedelta(days=1), today - timedelta(days=1))
         try:
             next(iter(stream.read_records(SyncMode.full_refresh, stream_slice=yesterday.as_slice())), None)
         except AirbyteTracedException as error:
             message = error.message or "The connection check failed."
-            if error.failure_type != FailureType.config_error:
+            if error.failure_type != FailureType.config_error and "Base URL" not in message:
                 message += f" Check that the Base URL ({settings.api_url}) is your AvidTrak instance and reachable."
             return False, CheckFailure(filter_secrets(message))
         return True, None

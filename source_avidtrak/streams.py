@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Dict, Iterable, List, Mapping, MutableMapping, Optional
 
 import requests
-from airbyte_cdk.models import SyncMode
+from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http import HttpStream
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
@@ -57,8 +57,10 @@ class AvidTrakStream(HttpStream, ABC):
         retry_policy: RetryPolicy,
         page_size: Optional[int] = None,
         stop: Optional[SyncStop] = None,
+        for_check: bool = False,
     ):
         self._settings = settings
+        self._for_check = for_check
         self._stop = stop or SyncStop()
         self._today = today
         self._retry_policy = retry_policy
@@ -138,13 +140,18 @@ class AvidTrakStream(HttpStream, ABC):
             self._stop.trip()
             cause = backoff_cause(failure) if isinstance(failure, AirbyteTracedException) else None
             if isinstance(failure, AirbyteTracedException) and cause is not None:
-                policy = self._retry_policy
-                failure.message = (
-                    f"{cause} Gave up after retrying (at most {policy.max_retries} retries within "
-                    f"{policy.max_time_seconds} s): AvidTrak may be down or limiting requests. The next sync "
-                    "resumes from the last saved state."
-                )
+                failure.message = f"{cause} {self._give_up_advice()}"
             raise
+
+    def _give_up_advice(self) -> str:
+        retries = self._retry_policy.max_retries
+        tried = f"Gave up after {retries} {'retry' if retries == 1 else 'retries'}"
+        if self._for_check:
+            return f"{tried}: AvidTrak may be down or limiting requests."
+        return (
+            f"{tried} (within {self._retry_policy.max_time_seconds} s): AvidTrak may be down or limiting "
+            "requests. The next sync resumes from the last saved state."
+        )
 
     def request_params(
         self,
@@ -172,11 +179,16 @@ class AvidTrakStream(HttpStream, ABC):
     def parse_response(
         self, response: requests.Response, stream_slice: Optional[Mapping[str, Any]] = None, **kwargs: Any
     ) -> Iterable[Dict[str, Any]]:
-        envelope = self._envelopes.of(response)
         window = Window.from_slice(stream_slice or {})
-        error = envelope_error(
-            envelope, f"report {self.report.method}, {window.describe_request()}, page {self._page.number}"
-        )
+        where = f"report {self.report.method}, {window.describe_request()}, page {self._page.number}"
+        try:
+            envelope = self._envelopes.of(response)
+        except api.UnexpectedShape as shape:  # the error handler allowed its one retry
+            raise AirbyteTracedException(
+                message=f"AvidTrak sent a response of an unexpected shape for {where}: {shape}. Please report it.",
+                failure_type=FailureType.system_error,
+            ) from None
+        error = envelope_error(envelope, where)
         if error is not None:
             raise error
         if envelope.is_no_data and self._page.number == api.FIRST_PAGE:

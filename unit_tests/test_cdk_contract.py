@@ -187,3 +187,28 @@ def test_item_4_given_concurrent_cdk_when_two_windows_fail_then_one_trace_each_a
 
     assert sorted(t.trace.error.message for t in traces) == ["window 1 failed", "window 2 failed"], CONTRACT.format(4)
     assert closing.failure_type == FailureType.config_error, CONTRACT.format(4) + repr(closing.failure_type)
+
+
+def test_item_5_given_cdk_retry_handler_when_a_503_is_retried_then_it_logs_rate_limit_and_we_reword_it(caplog):
+    from airbyte_cdk.sources.streams.http import rate_limiting
+
+    from source_avidtrak.cdk_contract import install_retry_log_wording
+
+    install_retry_log_wording()
+    source_text = rate_limiting.__loader__.get_source(rate_limiting.__name__)  # type: ignore[union-attr]
+    assert "Rate limit exceeded (HTTP {exc.response.status_code}). Retrying in" in source_text, CONTRACT.format(5)
+
+    with caplog.at_level(logging.INFO, logger="airbyte"):
+        logging.getLogger("airbyte").info(
+            "UserDefinedBackoffException: Rate limit exceeded (HTTP 503). Retrying in 3 seconds."
+        )
+        logging.getLogger("airbyte").info("UserDefinedBackoffException: Rate limit exceeded. Retrying in 3 seconds.")
+        logging.getLogger("airbyte").info(
+            "UserDefinedBackoffException: Rate limit exceeded (HTTP 429). Retrying in 3 seconds."
+        )
+
+    assert [record.getMessage() for record in caplog.records] == [
+        "AvidTrak answered HTTP 503. Retrying in 3 seconds.",
+        "No answer from AvidTrak. Retrying in 3 seconds.",
+        "UserDefinedBackoffException: Rate limit exceeded (HTTP 429). Retrying in 3 seconds.",
+    ]

@@ -285,6 +285,9 @@ def assert_typed(schema: Dict[str, Any], row: Dict[str, Any], record: Dict[str, 
             assert (typed is None and name in unparsed) or (type(typed) is float and math.isfinite(typed))
         elif fmt == "date-time":
             assert (typed is None and name in unparsed) or datetime.fromisoformat(typed).isoformat() == typed
+        elif "string" in types and not isinstance(raw, str):
+            number = isinstance(raw, (int, float)) and not isinstance(raw, bool)
+            assert typed == str(raw) if number else (typed is None and name in unparsed), "every value a string"
         else:
             assert typed == raw, "fields the connector does not type pass through untouched"
 

@@ -78,6 +78,11 @@ class AvidTrakResponseBuilder:
         self._body["data"] = data
         return self
 
+    def with_data(self, data: Any) -> AvidTrakResponseBuilder:
+        """`data` exactly as given, whatever its shape."""
+        self._body["data"] = data
+        return self
+
     def with_http_status(self, status: int) -> AvidTrakResponseBuilder:
         self._http_status = status
         return self

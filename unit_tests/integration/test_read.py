@@ -280,3 +280,26 @@ def test_given_three_workers_and_five_windows_when_incremental_read_then_final_s
     states = [state["call_date"] for state in state_values(output, OFFLINE_PORTAL_CALLS)]
     assert states == sorted(states)  # never moves back, whatever order the windows finish in
     assert states[-1] == "2026-11-24T23:59:59"
+
+
+def test_given_numbers_where_the_schema_says_string_when_read_then_every_value_matches_its_schema_type(http_mocker):
+    numeric = row(OFFLINE_PORTAL_CALLS, call_id=12345, caller_number=4015550100, duration=61)
+    http_mocker.get(offline("2026-11-25"), ok(numeric))
+
+    output = run_read(config().build(), OFFLINE_PORTAL_CALLS)
+
+    [record] = record_data(output)
+    assert (record["call_id"], record["caller_number"], record["duration"]) == ("12345", "4015550100", 61)
+    assert error_traces(output) == []
+
+
+def test_given_data_as_an_object_keyed_by_index_when_read_then_rows_in_key_order(http_mocker):
+    """PHP's json_encode sends a non-sequential array as {"0": ..., "1": ...}."""
+    first, second, third = (row(OFFLINE_PORTAL_CALLS, call_id=f"OPC-{n}") for n in (1, 2, 3))
+    body = AvidTrakResponseBuilder.success().with_data({"10": third, "2": second, "0": first})
+    http_mocker.get(offline("2026-11-25"), body.build())
+
+    output = run_read(config().build(), OFFLINE_PORTAL_CALLS)
+
+    assert [record["call_id"] for record in record_data(output)] == ["OPC-1", "OPC-2", "OPC-3"]
+    assert error_traces(output) == []

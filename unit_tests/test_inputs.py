@@ -1,0 +1,75 @@
+"""The command's files: every problem is a ConfigError naming the file (inputs.py)."""
+
+from __future__ import annotations
+
+import builtins
+import json
+
+import pytest
+
+from source_avidtrak import SourceAvidtrak
+from source_avidtrak.config import ConfigError
+
+
+def test_given_config_file_the_user_cannot_read_when_read_then_says_permission_denied_and_uid_1000(
+    tmp_path, monkeypatch
+):
+    path = tmp_path / "config.json"
+    path.write_text("{}")
+    real_open = builtins.open
+
+    def denied(file, *args, **kwargs):  # root reads any file: stand in for uid 1000 and a 0600 file
+        if str(file) == str(path):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", denied)
+
+    with pytest.raises(ConfigError) as raised:
+        SourceAvidtrak.read_config(str(path))
+
+    message = raised.value.message
+    assert message.startswith(f"The config file {path} cannot be read: permission denied. The connector runs as user ")
+    assert message.endswith(
+        "the Docker image runs as user airbyte (uid 1000). Make the file readable by that user, e.g. chmod a+r."
+    )
+
+
+def test_given_missing_config_file_when_read_then_config_error_naming_it(tmp_path):
+    with pytest.raises(ConfigError) as raised:
+        SourceAvidtrak.read_config(str(tmp_path / "nope.json"))
+
+    assert raised.value.message == f"The config file {tmp_path / 'nope.json'} does not exist."
+
+
+def test_given_hand_written_catalog_without_json_schema_when_read_then_config_error_with_the_way_to_make_one(tmp_path):
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps({"streams": [{"stream": {"name": "geographical_data"}, "sync_mode": "full_refresh"}]}))
+
+    with pytest.raises(ConfigError) as raised:
+        SourceAvidtrak.read_catalog(str(path))
+
+    assert raised.value.message.startswith(f"The catalog file {path} is not a configured catalog (")
+    assert "discover" in raised.value.message
+
+
+def test_given_legacy_state_message_when_read_then_per_stream_messages(tmp_path):
+    path = tmp_path / "state.json"
+    path.write_text(
+        json.dumps([{"type": "LEGACY", "data": {"geographical_data": {"call_date": "2026-11-03T23:59:59"}}}])
+    )
+
+    [message] = SourceAvidtrak.read_state(str(path))
+
+    assert message.stream.stream_descriptor.name == "geographical_data"
+    assert message.stream.stream_state.__dict__ == {"call_date": "2026-11-03T23:59:59"}
+
+
+def test_given_stream_state_messages_when_read_then_unchanged(tmp_path):
+    path = tmp_path / "state.json"
+    state = {"type": "STREAM", "stream": {"stream_descriptor": {"name": "g"}, "stream_state": {"call_date": "x"}}}
+    path.write_text(json.dumps([state]))
+
+    [message] = SourceAvidtrak.read_state(str(path))
+
+    assert message.stream.stream_descriptor.name == "g" and message.stream.stream_state.__dict__ == {"call_date": "x"}
