@@ -17,10 +17,13 @@ import argparse
 import os
 import shutil
 import sys
+import time
 import warnings
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # PyAirbyte reads these when it is imported: stay offline (no registry, no telemetry).
 os.environ["AIRBYTE_OFFLINE_MODE"] = "1"
@@ -28,13 +31,15 @@ os.environ["DO_NOT_TRACK"] = "1"
 # Google's client libraries (PyAirbyte's BigQuery support, unused here) warn about Python 3.11.
 warnings.filterwarnings("ignore", message=".*Google will stop supporting.*", category=FutureWarning)
 
-import airbyte as ab  # noqa: E402  (after the environment above, on purpose)
-from airbyte.exceptions import PyAirbyteError  # noqa: E402
+if TYPE_CHECKING:  # imported at run time only after the first lines are out: it takes seconds
+    import airbyte as ab
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STREAMS = ("geographical_data", "offline_portal_calls")
 DEFAULT_BASE_URL = "https://avidtrak.com"
 TOP_CITIES = 5
+# Wall time of each phase, in the order they ran: printed at the end.
+TIMINGS: List[Tuple[str, float]] = []
 
 
 def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
@@ -57,6 +62,10 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not 1 <= args.days <= 3650:
         parser.error("--days must be from 1 to 3650")
+    try:
+        ZoneInfo(args.timezone)
+    except (ValueError, ZoneInfoNotFoundError):
+        parser.error(f"--timezone {args.timezone!r} is not an IANA time zone (e.g. America/New_York)")
     if args.base_url and not args.pin:
         parser.error("--base-url needs a pin code too (--pin or AVIDTRAK_PIN_CODE)")
     return args
@@ -101,19 +110,41 @@ def start_simulator(stack: ExitStack) -> tuple:
     return simulator.base_url, pin
 
 
-def sync(config: Dict[str, Any], executable: str) -> ab.ReadResult:
+def date_range(days: int, timezone: str) -> Tuple[date, date]:
+    """The days `connector_config` asks for: `days` back through yesterday, both included."""
+    today = datetime.now(ZoneInfo(timezone)).date()
+    return today - timedelta(days=days), today - timedelta(days=1)
+
+
+def set_up_source(config: Dict[str, Any], executable: str) -> ab.Source:
+    import airbyte as ab
+
     source = ab.get_source("source-avidtrak", config=config, local_executable=executable)
-    step("Checking the connection")
     source.check()
     source.select_all_streams()
-    step(f"Reading {', '.join(source.get_selected_streams())} into DuckDB")
+    return source
+
+
+def sync(source: ab.Source) -> ab.ReadResult:
     # Replace, not merge: the tables then hold exactly this run's days (and a real account's
-    # data never mixes with the simulator's).
+    # data never mixes with the simulator's). PyAirbyte shows its own progress display when
+    # stdout is a terminal, and plain progress lines otherwise.
     return source.read(force_full_refresh=True, write_strategy="replace")
 
 
 def step(message: str) -> None:
     print(f"==> {message}", flush=True)
+
+
+@contextmanager
+def phase(label: str, title: str) -> Iterator[None]:
+    """A phase of the demo: announced by its title, timed, and listed by its label at the end."""
+    step(title)
+    started = time.monotonic()
+    yield
+    elapsed = time.monotonic() - started
+    TIMINGS.append((label, elapsed))
+    print(f"    done in {elapsed:.1f} s", flush=True)
 
 
 def summarize(result: ab.ReadResult) -> None:
@@ -139,12 +170,32 @@ def summarize(result: ab.ReadResult) -> None:
         places = (geo["city"].fillna("?") + ", " + geo["state"].fillna("?")).value_counts().head(TOP_CITIES)
         for place, count in places.items():
             print(f"  {place:<22} {count:>6,}")
+
+
+def print_query_hint(result: ab.ReadResult) -> None:
+    """Where the data is, and a command that queries it once this process has let go of the file."""
+    import sqlalchemy
+
     cache = result.cache
-    print(f"\nDuckDB file: {Path(cache.db_path).resolve()}")
-    print(
-        f"Tables:      {', '.join(cache.processor.get_sql_table_name(name) for name in frames)} "
-        f"(schema {cache.schema_name})"
+    db_path = Path(cache.db_path).resolve()
+    tables = sqlalchemy.inspect(cache.get_sql_engine()).get_table_names(schema=cache.schema_name)
+    reports = [cache.processor.get_sql_table_name(name) for name in STREAMS if name in result.streams]
+    # The connection is kept in a name: a relation printed after its connection is gone raises.
+    query = (
+        f"import duckdb; db = duckdb.connect('{db_path}', read_only=True); "
+        f"print(db.sql('select count(*) from {reports[0]}'))"
     )
+    print(f"\nDuckDB file: {db_path}")
+    print(
+        f"Tables:      {', '.join(sorted(tables))} (schema {cache.schema_name}; "
+        f"the reports are {', '.join(reports)}, the _airbyte_* tables are PyAirbyte's bookkeeping)"
+    )
+    print("Query it:")
+    print(f'  {Path(sys.executable)} -c "{query}"')
+
+
+def print_timings() -> None:
+    print("\nTimings: " + ", ".join(f"{label} {elapsed:.1f} s" for label, elapsed in TIMINGS))
 
 
 def main(argv: Optional[list] = None) -> int:
@@ -155,17 +206,30 @@ def main(argv: Optional[list] = None) -> int:
             base_url, pin = args.base_url or DEFAULT_BASE_URL, args.pin
             step(f"Syncing your AvidTrak account at {base_url}")
         else:
-            step("Starting the AvidTrak simulator (no --pin given)")
-            base_url, pin = start_simulator(stack)
+            with phase("simulator start", "Starting the AvidTrak simulator (no --pin given)"):
+                base_url, pin = start_simulator(stack)
             step(f"Simulator listening at {base_url}")
         config = connector_config(pin, base_url, args.days, args.timezone)
-        step(f"Connector: {executable}; last {args.days} days, ending yesterday ({args.timezone})")
+        first, last = date_range(args.days, args.timezone)
+        step(f"Connector: {executable}")
+        step(
+            f"Date range: {first} .. {last} (the last {args.days} days through yesterday, "
+            f"both included, {args.timezone})"
+        )
+        with phase("PyAirbyte import", "Loading PyAirbyte (its import takes a few seconds)"):
+            from airbyte.exceptions import PyAirbyteError
         try:
-            result = sync(config, executable)
+            with phase("source set-up and check", "Setting up the PyAirbyte source and checking the connection"):
+                source = set_up_source(config, executable)
+            with phase("read", f"Reading {', '.join(source.get_selected_streams())} into DuckDB"):
+                result = sync(source)
         except PyAirbyteError as error:
             print(f"\nThe sync failed.\n{error}", file=sys.stderr)
             return 1
-        summarize(result)
+        with phase("summary", "Summarizing"):
+            summarize(result)
+        print_query_hint(result)
+        print_timings()
     return 0
 
 

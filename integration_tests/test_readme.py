@@ -1,0 +1,227 @@
+"""Every ```json block of the README and of the user's manual is JSON the connector accepts.
+
+A reader copies these blocks into config.json, catalog.json and state.json, so each one is
+run, not just parsed: a block is a config (it has `pin_code`), a duration (`mode` at the top
+level), a configured catalog (`streams`) or a state (a list of STATE messages), and each kind
+goes through the connector command that reads it, as a subprocess against a real simulator
+on 127.0.0.1. Illustrative blocks are held to the same rule. The quick start's two helper
+scripts (scripts/catalog.py, scripts/state.py) are tested here too, on real connector output.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from integration_tests.conftest import (
+    STREAMS,
+    Connector,
+    ConnectorRun,
+    configured_catalog,
+    make_config,
+    specific_range,
+    utc_today,
+)
+from integration_tests.simulator import AvidTrakSimulator
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DOCUMENTS = ("README.md", "docs/integrations/sources/avidtrak.md")
+# A fence may be indented (inside a list item); its closing fence then has the same indent.
+JSON_FENCE = re.compile(r"^(?P<indent>[ \t]*)```json[ \t]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.M | re.S)
+STATE_TYPES = {"STREAM", "GLOBAL", "LEGACY"}
+KINDS = ("config", "duration", "catalog", "state")
+# Catalogs and states are read with this many days through yesterday; the specific Date From
+# is a floor for an incremental start, so an old state cannot make the read long.
+READ_DAYS = 3
+
+
+@dataclass(frozen=True)
+class Block:
+    document: str
+    line: int
+    text: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.document}:{self.line}"
+
+    def parsed(self) -> Any:
+        return json.loads(self.text)
+
+
+def json_blocks(document: str) -> List[Block]:
+    text = (REPO_ROOT / document).read_text(encoding="utf-8")
+    return [
+        Block(document, text.count("\n", 0, match.start()) + 2, match.group("body"))
+        for match in JSON_FENCE.finditer(text)
+    ]
+
+
+def kind_of(value: Any) -> Optional[str]:
+    """Which of the connector's input files a block is, told by a key only that file has."""
+    if isinstance(value, dict):
+        for key, kind in (("pin_code", "config"), ("mode", "duration"), ("streams", "catalog")):
+            if key in value:
+                return kind
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(message, dict) and message.get("type") in STATE_TYPES for message in value)
+    ):
+        return "state"
+    return None
+
+
+def kind_of_block(block: Block) -> Optional[str]:
+    try:
+        return kind_of(block.parsed())
+    except json.JSONDecodeError:
+        return None  # the parse test reports it
+
+
+ALL_BLOCKS = [block for document in DOCUMENTS for block in json_blocks(document)]
+
+
+def blocks_of(kind: str) -> List[Any]:
+    """Test parameters: the blocks of a kind, or a `None` that fails the test when there is none.
+
+    An empty parameter list would make pytest skip the test instead, so that a broken (or
+    deleted) last block of a kind would go unnoticed.
+    """
+    found = [pytest.param(block, id=block.name) for block in ALL_BLOCKS if kind_of_block(block) == kind]
+    return found or [pytest.param(None, id=f"no-{kind}-block")]
+
+
+def parsed(block: Optional[Block], kind: str) -> Any:
+    if block is None:
+        pytest.fail(f"no ```json block of kind {kind} in {', '.join(DOCUMENTS)}")
+    return block.parsed()
+
+
+def on_simulator(config: Mapping[str, Any], simulator: AvidTrakSimulator) -> Dict[str, Any]:
+    """The config aimed at the simulator: its scheme and host:port, everything else kept.
+
+    A config without `base_url` gets the simulator's: the default (https://avidtrak.com)
+    is a host the tests must not contact.
+    """
+    target = urlsplit(simulator.base_url)
+    documented = urlsplit(config.get("base_url", simulator.base_url))
+    return {**config, "base_url": urlunsplit((target.scheme, target.netloc, documented.path, "", ""))}
+
+
+def read_config(simulator: AvidTrakSimulator) -> Dict[str, Any]:
+    yesterday = utc_today() - timedelta(days=1)
+    return make_config(simulator.base_url, specific_range(yesterday - timedelta(days=READ_DAYS - 1), yesterday))
+
+
+def completed_streams(run: ConnectorRun) -> List[str]:
+    return [
+        trace["stream_status"]["stream_descriptor"]["name"]
+        for trace in (message["trace"] for message in run.of_type("TRACE"))
+        if trace["type"] == "STREAM_STATUS" and trace["stream_status"]["status"] == "COMPLETE"
+    ]
+
+
+def assert_read_completed(run: ConnectorRun, streams: Sequence[str]) -> None:
+    assert run.returncode == 0 and not run.errors, run.describe()
+    assert sorted(completed_streams(run)) == sorted(streams), run.describe()
+
+
+def run_script(script: str, messages: Sequence[Mapping[str, Any]], *args: str) -> Any:
+    """Runs scripts/<script> on protocol messages, one JSON object a line, as a shell pipe does."""
+    stdin = "".join(json.dumps(message) + "\n" for message in messages)
+    completed = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / script), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout)
+
+
+@pytest.mark.parametrize("block", [pytest.param(block, id=block.name) for block in ALL_BLOCKS])
+def test_given_a_json_block_when_parsed_then_it_is_json_of_a_known_kind(block: Block) -> None:
+    try:
+        value = block.parsed()
+    except json.JSONDecodeError as error:
+        pytest.fail(f"{block.name}: the ```json block is not valid JSON: {error}")
+    assert kind_of(value) in KINDS, (
+        f"{block.name}: not a config (pin_code), duration (mode), catalog (streams) or state "
+        "(a list of STATE messages), so nothing can check it"
+    )
+
+
+@pytest.mark.parametrize("block", blocks_of("config"))
+def test_given_a_config_block_when_check_on_the_simulator_then_succeeded(
+    block: Optional[Block], connector: Connector, simulator: AvidTrakSimulator
+) -> None:
+    run = connector.run("check", config=on_simulator(parsed(block, "config"), simulator))
+    assert run.connection_status["status"] == "SUCCEEDED", run.describe()
+
+
+@pytest.mark.parametrize("block", blocks_of("duration"))
+def test_given_a_duration_block_in_a_simulator_config_when_check_then_succeeded(
+    block: Optional[Block], connector: Connector, simulator: AvidTrakSimulator
+) -> None:
+    run = connector.run("check", config=make_config(simulator.base_url, parsed(block, "duration")))
+    assert run.connection_status["status"] == "SUCCEEDED", f"{run.connection_status}; {run.describe()}"
+
+
+@pytest.mark.parametrize("block", blocks_of("catalog"))
+def test_given_a_catalog_block_when_read_then_every_stream_of_it_completes(
+    block: Optional[Block], connector: Connector, simulator: AvidTrakSimulator
+) -> None:
+    catalog = parsed(block, "catalog")
+    run = connector.run("read", config=read_config(simulator), catalog=catalog)
+    assert_read_completed(run, [entry["stream"]["name"] for entry in catalog["streams"]])
+
+
+@pytest.mark.parametrize("block", blocks_of("state"))
+def test_given_a_state_block_when_read_with_it_then_every_stream_of_it_completes(
+    block: Optional[Block], connector: Connector, simulator: AvidTrakSimulator
+) -> None:
+    state = parsed(block, "state")
+    streams = [message["stream"]["stream_descriptor"]["name"] for message in state]
+    catalog = configured_catalog("incremental", streams)
+    run = connector.run("read", config=read_config(simulator), catalog=catalog, state=state)
+    assert_read_completed(run, streams)
+
+
+def test_given_discover_output_when_catalog_script_then_read_syncs_every_stream_incrementally(
+    connector: Connector, simulator: AvidTrakSimulator
+) -> None:
+    config = read_config(simulator)
+    discovered = connector.run("discover", config=config)
+    catalog = run_script("catalog.py", discovered.messages)
+    modes = {(s["stream"]["name"], s["sync_mode"], s["destination_sync_mode"]) for s in catalog["streams"]}
+    assert modes == {(name, "incremental", "append_dedup") for name in STREAMS}
+    run = connector.run("read", config=config, catalog=catalog)
+    assert_read_completed(run, STREAMS)
+    assert {state["stream"]["stream_descriptor"]["name"] for state in run.states} == set(STREAMS)
+
+
+def test_given_read_output_when_state_script_then_it_keeps_each_streams_last_state_and_read_resumes(
+    connector: Connector, simulator: AvidTrakSimulator
+) -> None:
+    config = read_config(simulator)
+    first = connector.run("read", config=config, catalog=configured_catalog("incremental"))
+    assert_read_completed(first, STREAMS)
+    state = run_script("state.py", first.messages)
+    final_states = {name: first.final_state_of(name) for name in STREAMS}
+    last = {name: final["stream"] for name, final in final_states.items() if final is not None}
+    assert len(last) == len(STREAMS), f"a stream emitted no state: {final_states}"
+    assert {message["stream"]["stream_descriptor"]["name"]: message["stream"] for message in state} == last
+    resumed = connector.run("read", config=config, catalog=configured_catalog("incremental"), state=state)
+    assert_read_completed(resumed, STREAMS)
