@@ -321,7 +321,7 @@ def test_given_one_report_down_and_one_rejecting_method_when_read_then_the_first
         (
             {"kind": "envelope", "code": 404, "status": "Invalid Request Method"},
             FailureType.system_error,
-            "report method",
+            "Report Method Names",
         ),
         (
             {"kind": "envelope", "code": 99, "status": "Quota Frozen"},

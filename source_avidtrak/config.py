@@ -12,6 +12,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from types import MappingProxyType
 from typing import Any, Callable, Mapping, Optional, Tuple, Union
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,7 +22,7 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_avidtrak import api
-from source_avidtrak.reports import REPORT_NAMES
+from source_avidtrak.reports import REPORT_NAMES, REPORTS
 
 DEFAULT_BASE_URL = "https://avidtrak.com"
 DEFAULTS = {"timezone": "UTC", "lookback_days": 1, "window_days": 1, "page_size": 500, "num_workers": 3}
@@ -30,7 +31,7 @@ TITLES = {"num_workers": "Number of Workers"}  # spec.yaml's title where it is n
 MAX_OFFSET_DAYS = 3650
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Every top-level key of spec.yaml (unit_tests/test_spec.py checks it).
-CONFIG_KEYS = frozenset({"pin_code", "base_url", "reports", "duration", "timezone", *BOUNDS})
+CONFIG_KEYS = frozenset({"pin_code", "base_url", "reports", "duration", "timezone", "report_methods", *BOUNDS})
 LOOPBACK_HOSTS = {"localhost"}
 
 Clock = Callable[[], datetime]
@@ -54,7 +55,7 @@ class SpecificDay:
     def resolve(self, today: date) -> date:
         return self.day
 
-    def describe(self) -> str:
+    def describe(self, resolved: date) -> str:
         return self.day.isoformat()
 
 
@@ -65,8 +66,8 @@ class RelativeDay:
     def resolve(self, today: date) -> date:
         return today - timedelta(days=self.days_back)
 
-    def describe(self) -> str:
-        return f"{self.days_back} days back"
+    def describe(self, resolved: date) -> str:
+        return f"{self.days_back} days back, {resolved.isoformat()}"
 
 
 DayRef = Union[SpecificDay, RelativeDay]
@@ -85,6 +86,8 @@ class Settings:
     window_days: int
     page_size: int
     num_workers: int
+    # Report name -> AvidTrak method name: the assumed names unless the user overrode one.
+    methods: Mapping[str, str]
 
     def today(self, clock: Clock) -> date:
         """Today in the account's time zone: relative days and "yesterday" count from it."""
@@ -100,8 +103,8 @@ class Settings:
             )
         if first > last:
             raise ConfigError(
-                f"Date From ({self.start.describe()}, {first.isoformat()}) is after Date To "
-                f"({self.end.describe()}, {last.isoformat()}). Swap them, or for relative dates give "
+                f"Date From ({self.start.describe(first)}) is after Date To ({self.end.describe(last)}). "
+                "Swap them, or for relative dates give "
                 "Date From Offset the larger number of days back."
             )
         return first, last
@@ -125,6 +128,7 @@ def parse_settings(config: Mapping[str, Any], today: Optional[date] = None) -> S
         end=end,
         timezone=_parse_timezone(config.get("timezone") or DEFAULTS["timezone"]),
         **{name: _bounded_int(config, name) for name in BOUNDS},
+        methods=_parse_methods(config.get("report_methods")),
     )
     if today is not None:
         settings.resolve_range(today)
@@ -185,6 +189,29 @@ def _parse_reports(raw: Any) -> Tuple[str, ...]:
     if unknown:
         raise ConfigError(f"Unknown Report {unknown[0]!r}. Choose from: {', '.join(REPORT_NAMES)}.")
     return tuple(report for report in REPORT_NAMES if report in raw)
+
+
+def _parse_methods(raw: Any) -> Mapping[str, str]:
+    """Advanced > Report Method Names: a way past a wrong guess of AvidTrak's method names."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError("Report Method Names must be an object of report name -> method name.")
+    unknown = sorted(str(name) for name in raw if name not in REPORT_NAMES)
+    if unknown:
+        raise ConfigError(f"Report Method Names has no report {unknown[0]!r}. Reports: {', '.join(REPORT_NAMES)}.")
+    methods = {}
+    for report in REPORTS:
+        method = raw.get(report.name)
+        if method is None:
+            method = report.method
+        if not isinstance(method, str) or not method or any(char.isspace() for char in method):
+            raise ConfigError(
+                f"Report Method Names > {report.title} must be a method name without spaces, e.g. "
+                f"{report.method}; got {method!r}. Leave it empty to use {report.method}."
+            )
+        methods[report.name] = method
+    return MappingProxyType(methods)
 
 
 def _parse_timezone(name: Any) -> ZoneInfo:

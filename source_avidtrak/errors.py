@@ -25,6 +25,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from source_avidtrak import api
+from source_avidtrak.reports import Report
 
 TRANSIENT_HTTP_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 CONFIG_HTTP_STATUSES = frozenset({401, 403, 404})
@@ -153,7 +154,7 @@ class AvidTrakErrorHandler(ErrorHandler):
         return ErrorResolution(response_action=ResponseAction.SUCCESS)
 
 
-def envelope_error(envelope: api.Envelope, where: str) -> Optional[AirbyteTracedException]:
+def envelope_error(envelope: api.Envelope, where: str, report: Report, method: str) -> Optional[AirbyteTracedException]:
     """The error an envelope's code means, or None for rows (1/200) and no data (0)."""
     code, status = envelope.code, envelope.status or "no status text"
     if envelope.is_success or envelope.is_no_data:
@@ -166,8 +167,10 @@ def envelope_error(envelope: api.Envelope, where: str) -> Optional[AirbyteTraced
         )
     if code == api.BAD_METHOD_CODE:
         return _error(
-            f"AvidTrak does not know the report method for {where} (code {code}: {status}). The method name "
-            "is an assumption of this connector (see the README); please report it.",
+            f"AvidTrak does not know the method {method!r} for {where} (code {code}: {status}). The method "
+            f"name is an assumption of this connector (see the README). If your AvidTrak account names the "
+            f"report differently, set it under Advanced > Report Method Names > {report.title} "
+            f"(report_methods.{report.name}); otherwise please report it.",
             FailureType.system_error,
         )
     if code == api.BAD_FORMAT_CODE:

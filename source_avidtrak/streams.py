@@ -76,6 +76,11 @@ class AvidTrakStream(HttpStream, ABC):
         return self.report.name
 
     @property
+    def method(self) -> str:
+        """The AvidTrak method name: the assumed one (reports.py) unless the config overrides it."""
+        return self._settings.methods[self.report.name]
+
+    @property
     def url_base(self) -> str:
         return self._settings.api_url
 
@@ -163,7 +168,7 @@ class AvidTrakStream(HttpStream, ABC):
         self._page.number = (next_page_token or {}).get(api.PARAM_PAGE, api.FIRST_PAGE)
         return {
             api.PARAM_PIN: self._settings.pin_code,
-            api.PARAM_METHOD: self.report.method,
+            api.PARAM_METHOD: self.method,
             api.PARAM_FORMAT: api.FORMAT_JSON,
             **Window.from_slice(stream_slice or {}).request_params(),
             api.PARAM_USE_PAGING: api.USE_PAGING_ON,
@@ -180,7 +185,7 @@ class AvidTrakStream(HttpStream, ABC):
         self, response: requests.Response, stream_slice: Optional[Mapping[str, Any]] = None, **kwargs: Any
     ) -> Iterable[Dict[str, Any]]:
         window = Window.from_slice(stream_slice or {})
-        where = f"report {self.report.method}, {window.describe_request()}, page {self._page.number}"
+        where = f"report {self.name}, {window.describe_request()}, page {self._page.number}"
         try:
             envelope = self._envelopes.of(response)
         except api.UnexpectedShape as shape:  # the error handler allowed its one retry
@@ -188,7 +193,7 @@ class AvidTrakStream(HttpStream, ABC):
                 message=f"AvidTrak sent a response of an unexpected shape for {where}: {shape}. Please report it.",
                 failure_type=FailureType.system_error,
             ) from None
-        error = envelope_error(envelope, where)
+        error = envelope_error(envelope, where, self.report, self.method)
         if error is not None:
             raise error
         if envelope.is_no_data and self._page.number == api.FIRST_PAGE:

@@ -187,3 +187,41 @@ def test_given_offset_at_maximum_when_parse_then_accepted():
     settings = parse_settings(ConfigBuilder().with_date_range(3650, 0).build(), today=TODAY)
 
     assert settings.resolve_range(TODAY) == (date(2016, 11, 28), TODAY)
+
+
+def test_given_no_report_methods_when_parsed_then_the_assumed_method_names():
+    settings = parse_settings({"pin_code": "abc"})
+
+    assert dict(settings.methods) == {
+        "geographical_data": "geographical_data",
+        "offline_portal_calls": "offline_portal_calls",
+    }
+
+
+def test_given_one_report_method_overridden_when_parsed_then_it_and_the_other_default():
+    settings = parse_settings({"pin_code": "abc", "report_methods": {"offline_portal_calls": "offline_calls_v2"}})
+
+    assert dict(settings.methods) == {
+        "geographical_data": "geographical_data",
+        "offline_portal_calls": "offline_calls_v2",
+    }
+
+
+@pytest.mark.parametrize(
+    "methods, message",
+    [
+        (
+            {"geographical_data": "geo data"},
+            "Report Method Names > Geographical Data must be a method name without spaces",
+        ),
+        ({"geographical_data": ""}, "Report Method Names > Geographical Data must be a method name without spaces"),
+        ({"geographical_data": 7}, "got 7"),
+        ({"calls": "x"}, "Report Method Names has no report 'calls'"),
+        ("geographical_data", "Report Method Names must be an object"),
+    ],
+)
+def test_given_bad_report_method_when_parsed_then_config_error_naming_the_setting(methods, message):
+    with pytest.raises(ConfigError) as raised:
+        parse_settings({"pin_code": "abc", "report_methods": methods})
+
+    assert message in raised.value.message

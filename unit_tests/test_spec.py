@@ -198,6 +198,7 @@ def test_given_configs_for_every_branch_when_parsed_then_keys_read_equal_spec_ke
     for builder in EVERY_BRANCH:
         config = builder.with_reports("geographical_data").with_timezone("UTC").with_lookback_days(1)
         config = config.with_window_days(1).with_page_size(10).with_num_workers(2).build()
+        config["report_methods"] = {"geographical_data": "geo", "offline_portal_calls": "opc"}
         parse_settings(Recorder(config, reads))
 
     assert reads == {path for path, _ in walk(spec["properties"])}

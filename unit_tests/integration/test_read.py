@@ -303,3 +303,26 @@ def test_given_data_as_an_object_keyed_by_index_when_read_then_rows_in_key_order
 
     assert [record["call_id"] for record in record_data(output)] == ["OPC-1", "OPC-2", "OPC-3"]
     assert error_traces(output) == []
+
+
+def test_given_report_method_overridden_when_read_then_requests_carry_that_method(http_mocker):
+    request = HttpRequest(
+        API_URL,
+        query_params={
+            "pincode": PIN_CODE,
+            "method": "offline_calls_v2",
+            "format": "json",
+            "startdate": "2026-11-25 00:00:00",
+            "enddate": "2026-11-25 23:59:59",
+            "use_paging": "TRUE",
+            "perpage": "500",
+            "page": "1",
+        },
+    )
+    http_mocker.get(request, ok(row(OFFLINE_PORTAL_CALLS)))
+    settings = config().build()
+    settings["report_methods"] = {"offline_portal_calls": "offline_calls_v2"}
+
+    output = run_read(settings, OFFLINE_PORTAL_CALLS)
+
+    assert [record["call_id"] for record in record_data(output)] == ["OPC-2001"]

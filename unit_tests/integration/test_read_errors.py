@@ -74,7 +74,8 @@ def test_given_code_404_when_read_then_system_error_naming_method(http_mocker):
 
     assert set(failure_types(output)) == {"system_error"}
     message = error_traces(output)[0].message
-    assert "does not know the report method" in message and "offline_portal_calls" in message
+    assert "does not know the method 'offline_portal_calls'" in message
+    assert "Advanced > Report Method Names > Offline Portal Calls (report_methods.offline_portal_calls)" in message
     assert "code 404: Invalid Request Method" in message
 
 
