@@ -145,6 +145,7 @@ def test_when_spec_then_one_spec_with_every_config_key(connector: Connector) -> 
         "window_days",
         "page_size",
         "num_workers",
+        "report_methods",
     }
     assert properties["pin_code"]["airbyte_secret"] is True
 
