@@ -35,7 +35,6 @@ from types import SimpleNamespace
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 from urllib.parse import parse_qs, urlsplit
 
-import backoff._sync
 from airbyte_cdk.entrypoint import launch
 from airbyte_cdk.models import (
     AirbyteStateMessage,
@@ -43,13 +42,14 @@ from airbyte_cdk.models import (
     ConfiguredAirbyteCatalogSerializer,
     SyncMode,
 )
-from airbyte_cdk.sources.streams.http import rate_limiting
 from airbyte_cdk.test.catalog_builder import CatalogBuilder, ConfiguredAirbyteStreamBuilder
-from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, _run_command, make_file, read
+from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, make_file, read
 from airbyte_cdk.test.state_builder import StateBuilder
 
 from source_avidtrak.errors import RetryPolicy
 from source_avidtrak.source import SourceAvidtrak
+from unit_tests.cdk_test_kit import patch_retry_sleeps
+from unit_tests.cdk_test_kit import run_check as cdk_run_check
 
 PIN = "PIN-Zq9-leak-canary"
 NOW = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
@@ -108,8 +108,7 @@ class RecordingSleep(SimpleNamespace):
 
 def install_recording_sleep(monkeypatch: Any) -> RecordingSleep:
     sleeper = RecordingSleep()
-    monkeypatch.setattr(rate_limiting, "time", sleeper)
-    monkeypatch.setattr(backoff._sync, "time", sleeper)
+    patch_retry_sleeps(monkeypatch, sleeper)
     return sleeper
 
 
@@ -164,7 +163,7 @@ def run_read(
 def run_check(connector: SourceAvidtrak, settings: Mapping[str, Any], tmp_path: Path) -> EntrypointOutput:
     """The CDK's test wrapper has `read` and `discover` but no `check`: its runner, as they use it."""
     config_file = make_file(tmp_path / "check_config.json", dict(settings))
-    return _run_command(connector, ["check", "--config", config_file], expecting_exception=True)
+    return cdk_run_check(connector, config_file)
 
 
 def call_ids(output: EntrypointOutput, stream: str = GEO) -> List[str]:
@@ -264,12 +263,18 @@ def run_connector(args: List[str], *, launcher: bool = False, timeout: float = 6
     return Completed(completed.returncode, completed.stdout, completed.stderr, parse_lines(completed.stdout))
 
 
+class _ProcessWide:
+    """setattr without undo, for the launcher process (pytest's monkeypatch undoes at teardown)."""
+
+    def setattr(self, target: Any, name: str, value: Any) -> None:
+        setattr(target, name, value)
+
+
 def launch_with_policy(argv: List[str]) -> None:
     """`python -m integration_tests.fault_support read --config ...`: the CDK's `launch`, fast retries."""
     policy = RetryPolicy(**json.loads(os.environ.get(LAUNCHER_POLICY_ENV) or json.dumps(asdict(FAST_POLICY))))
     sleeper = RecordingSleep()
-    rate_limiting.time = sleeper
-    backoff._sync.time = sleeper
+    patch_retry_sleeps(_ProcessWide(), sleeper)  # this process only runs the connector once
     now = datetime.fromisoformat(os.environ.get(LAUNCHER_NOW_ENV) or NOW.isoformat())
     launch(SourceAvidtrak(clock=lambda: now, retry_policy=policy), argv)
 

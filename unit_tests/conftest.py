@@ -1,15 +1,15 @@
 """Shared fixtures: no test sleeps for real, and a strict HTTP mock per test.
 
-The CDK's HttpClient sleeps `backoff + 1` seconds between retries through the `time`
-module attribute of airbyte_cdk.sources.streams.http.rate_limiting; every test gets a
-fake there that records the requested sleeps instead.
+The CDK's HttpClient sleeps `backoff + 1` seconds between retries; every test gets a fake
+sleeper that records the requested sleeps instead (cdk_test_kit.patch_retry_sleeps).
 """
 
 from typing import Iterator, List
 
 import pytest
-from airbyte_cdk.sources.streams.http import rate_limiting
 from airbyte_cdk.test.mock_http import HttpMocker
+
+from unit_tests.cdk_test_kit import assert_every_mock_used, patch_retry_sleeps
 
 
 class FakeTime:
@@ -17,13 +17,14 @@ class FakeTime:
         self.sleeps: List[float] = []
 
     def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
+        if seconds:  # the backoff library also "sleeps" 0 s before its first try
+            self.sleeps.append(seconds)
 
 
 @pytest.fixture(autouse=True)
 def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
     fake = FakeTime()
-    monkeypatch.setattr(rate_limiting, "time", fake)
+    patch_retry_sleeps(monkeypatch, fake)
     return fake
 
 
@@ -38,4 +39,4 @@ def http_mocker() -> Iterator[HttpMocker]:
     """
     with HttpMocker() as mocker:
         yield mocker
-        mocker._validate_all_matchers_called()
+        assert_every_mock_used(mocker)

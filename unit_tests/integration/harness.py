@@ -10,12 +10,13 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from airbyte_cdk.models import AirbyteMessage, AirbyteMessageSerializer, ConfiguredAirbyteCatalog, SyncMode
 from airbyte_cdk.test.catalog_builder import CatalogBuilder, ConfiguredAirbyteStreamBuilder
-from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, _run_command, make_file, read
+from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, make_file, read
 from airbyte_cdk.test.models.outcome import ExpectedOutcome
 from airbyte_cdk.test.state_builder import StateBuilder
 
 from source_avidtrak import SourceAvidtrak
 from source_avidtrak.errors import RetryPolicy
+from unit_tests.cdk_test_kit import run_check as cdk_run_check
 
 FROZEN_NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)  # today is 2026-11-26 in UTC
 FAST_RETRY = RetryPolicy(
@@ -69,7 +70,7 @@ def run_check(config: Mapping[str, Any], now: datetime = FROZEN_NOW) -> Entrypoi
     """`check` through the real entrypoint (this CDK's entrypoint_wrapper has no public check())."""
     with tempfile.TemporaryDirectory() as folder:
         config_path = make_file(Path(folder) / "config.json", dict(config))
-        return _run_command(source(now), ["check", "--config", config_path], expected_outcome=ExpectedOutcome.ALLOW_ANY)
+        return cdk_run_check(source(now), config_path)
 
 
 def record_data(output: EntrypointOutput, stream: Optional[str] = None) -> List[Dict[str, Any]]:
