@@ -306,19 +306,7 @@ def test_given_data_as_an_object_keyed_by_index_when_read_then_rows_in_key_order
 
 
 def test_given_report_method_overridden_when_read_then_requests_carry_that_method(http_mocker):
-    request = HttpRequest(
-        API_URL,
-        query_params={
-            "pincode": PIN_CODE,
-            "method": "offline_calls_v2",
-            "format": "json",
-            "startdate": "2026-11-25 00:00:00",
-            "enddate": "2026-11-25 23:59:59",
-            "use_paging": "TRUE",
-            "perpage": "500",
-            "page": "1",
-        },
-    )
+    request = AvidTrakRequestBuilder.report("offline_calls_v2").with_window("2026-11-25", "2026-11-25").build()
     http_mocker.get(request, ok(row(OFFLINE_PORTAL_CALLS)))
     settings = config().build()
     settings["report_methods"] = {"offline_portal_calls": "offline_calls_v2"}
