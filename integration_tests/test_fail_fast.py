@@ -98,8 +98,11 @@ def test_given_running_sync_when_sigterm_then_exits_at_once(slow_sim, tmp_path):
     assert returncode == -signal.SIGTERM and time.monotonic() - sent_at < 2
 
 
-def test_given_rejected_pin_when_read_six_days_then_one_config_error_and_no_request_after_it(sim, tmp_path):
-    settings = config(sim.base_url, pin="not-the-pin", first="2026-11-01", last="2026-11-06", num_workers=3)
+@pytest.mark.parametrize(
+    "first, last", [("2026-11-01", "2026-11-06"), ("2026-08-01", "2026-10-29")], ids=["6_days", "90_days"]
+)
+def test_given_rejected_pin_when_read_then_one_config_error_and_no_request_after_it(sim, tmp_path, first, last):
+    settings = config(sim.base_url, pin="not-the-pin", first=first, last=last, num_workers=3)
 
     started = time.monotonic()
     completed = run_connector(write_args(tmp_path, "read", settings, catalog(GEO)))
@@ -109,6 +112,9 @@ def test_given_rejected_pin_when_read_six_days_then_one_config_error_and_no_requ
     assert [(e["failure_type"], e["message"]) for e in completed.errors] == [("config_error", REJECTED_PIN)]
     assert len(sim.requests) <= 3  # the first window of each worker; no window starts after it
     assert "'None'" not in completed.stdout + completed.stderr
+    # Windows abandoned by the stop are logged at DEBUG: a traceback for each of the (at most 3)
+    # windows AvidTrak really rejected, and the final error's, never one a window (90 here).
+    assert completed.stdout.count("Traceback") <= 3 + 2 and len(completed.stdout) < 40_000
 
 
 def test_given_rejected_pin_when_check_then_failed_and_no_none_text_in_logs(sim, tmp_path):

@@ -21,6 +21,10 @@ assigns to a CDK object's private attributes.
 5. The CDK's retry handler logs every wait a BackoffStrategy asks for as "Rate limit
    exceeded", on the "airbyte" logger, whatever the failure was (a refused connection, a
    503). `RetryLogWording` rewrites that line unless the answer really was HTTP 429.
+6. The concurrent CDK logs every failed partition at ERROR with its traceback ("Exception
+   while syncing stream ..."), on the "airbyte" logger. A window abandoned because the sync
+   is stopping is no error: `RetryLogWording` moves those records to DEBUG, where
+   `--debug` still shows them, instead of a traceback per window of a 90-day sync.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_avidtrak.components import SLICE_DATETIME_FORMAT
-from source_avidtrak.stopping import STOPPED_MESSAGE
+from source_avidtrak.stopping import STOPPED_MESSAGE, SyncStopped
 
 logger = logging.getLogger("airbyte")
 
@@ -97,9 +101,12 @@ RATE_LIMIT_LINE = re.compile(r"UserDefinedBackoffException: Rate limit exceeded(
 
 
 class RetryLogWording(logging.Filter):
-    """(5) Keeps "rate limit" for 429s; other retries say what they are."""
+    """(5) Keeps "rate limit" for 429s; other retries say what they are. (6) Stopped windows at DEBUG."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], SyncStopped):  # (6)
+            record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+            return True
         match = RATE_LIMIT_LINE.fullmatch(record.getMessage())
         if match and match.group(1) != "429":
             answer = f"AvidTrak answered HTTP {match.group(1)}" if match.group(1) else "No answer from AvidTrak"

@@ -212,3 +212,22 @@ def test_item_5_given_cdk_retry_handler_when_a_503_is_retried_then_it_logs_rate_
         "No answer from AvidTrak. Retrying in 3 seconds.",
         "UserDefinedBackoffException: Rate limit exceeded (HTTP 429). Retrying in 3 seconds.",
     ]
+
+
+def test_item_6_given_concurrent_cdk_when_a_partition_fails_then_it_logs_the_exception_and_stopped_ones_go_to_debug(
+    caplog,
+):
+    import inspect
+
+    from airbyte_cdk.sources.concurrent_source.concurrent_read_processor import ConcurrentReadProcessor
+
+    from source_avidtrak.cdk_contract import install_retry_log_wording
+    from source_avidtrak.stopping import SyncStopped
+
+    assert "self._logger.exception(" in inspect.getsource(ConcurrentReadProcessor.on_exception), CONTRACT.format(6)
+    install_retry_log_wording()
+    with caplog.at_level(logging.INFO, logger="airbyte"):
+        logging.getLogger("airbyte").exception("Exception while syncing stream x", exc_info=SyncStopped())
+        logging.getLogger("airbyte").exception("Exception while syncing stream y", exc_info=ValueError("real"))
+
+    assert [record.getMessage() for record in caplog.records] == ["Exception while syncing stream y"]
