@@ -25,6 +25,11 @@ assigns to a CDK object's private attributes.
    while syncing stream ..."), on the "airbyte" logger. A window abandoned because the sync
    is stopping is no error: `RetryLogWording` moves those records to DEBUG, where
    `--debug` still shows them, instead of a traceback per window of a 90-day sync.
+7. HttpStream reads a window's pages in order on one thread: `request_params` for page N,
+   the request, `parse_response` and `next_page_token` for that response, then page N+1;
+   and the concurrent CDK reads each partition on a single worker thread. The streams'
+   per-thread page number (`streams._CurrentPage`) depends on it, because HttpStream hands
+   `next_page_token` the response alone.
 """
 
 from __future__ import annotations

@@ -231,3 +231,46 @@ def test_item_6_given_concurrent_cdk_when_a_partition_fails_then_it_logs_the_exc
         logging.getLogger("airbyte").exception("Exception while syncing stream y", exc_info=ValueError("real"))
 
     assert [record.getMessage() for record in caplog.records] == ["Exception while syncing stream y"]
+
+
+def test_item_7_given_http_stream_with_pages_when_read_then_each_page_is_requested_parsed_and_tokened_in_order():
+    import threading
+
+    from airbyte_cdk.models import SyncMode
+    from airbyte_cdk.sources.streams.http import HttpStream
+
+    calls: list = []
+
+    class Paged(HttpStream):
+        url_base = "https://contract.test/"
+        primary_key = None
+        cursor_field = "call_date"  # as the report streams: HttpStream then pages with _read_pages
+
+        def path(self, **kwargs: Any) -> str:
+            return "pages"
+
+        def request_params(self, stream_state, stream_slice=None, next_page_token=None):
+            page = (next_page_token or {}).get("page", 1)
+            calls.append(("params", page, threading.get_ident()))
+            return {"page": page}
+
+        def parse_response(self, response, **kwargs):
+            calls.append(("parse", response.json()["page"], threading.get_ident()))
+            return []
+
+        def next_page_token(self, response):
+            page = response.json()["page"]
+            calls.append(("token", page, threading.get_ident()))
+            return {"page": page + 1} if page < 3 else None
+
+    with HttpMocker() as mocker:
+        for page in (1, 2, 3):
+            mocker.get(
+                HttpRequest("https://contract.test/pages", query_params={"page": str(page)}),
+                HttpResponse(f'{{"page": {page}}}'),
+            )
+        list(Paged().read_records(SyncMode.full_refresh, stream_slice={}))
+
+    expected = [(step, page) for page in (1, 2, 3) for step in ("params", "parse", "token")]
+    assert [(step, page) for step, page, _ in calls] == expected, CONTRACT.format(7) + repr(calls)
+    assert len({thread for _, _, thread in calls}) == 1, CONTRACT.format(7)
