@@ -3,8 +3,9 @@
 AvidTrak reports errors in the body (`code`) and the HTTP status is not documented to
 mirror it, so the handler reads the envelope whatever the status, through the stream's
 `ResponseEnvelopes` (each body is parsed once). The CDK's HttpClient owns the retry loop;
-this module only decides (ErrorHandler) and says how long to wait (BackoffStrategy). Messages name the report, the window and the page, never the URL:
-the pin code travels in the query string.
+this module only decides (ErrorHandler) and says how long to wait (BackoffStrategy).
+Messages name the report, the window and the page, never the URL: the pin code travels in
+the query string.
 """
 
 from __future__ import annotations
@@ -129,14 +130,15 @@ class AvidTrakErrorHandler(ErrorHandler):
     def _interpret(self, response: requests.Response) -> ErrorResolution:
         status = response.status_code
         if status in TRANSIENT_HTTP_STATUSES:
-            return _retry(f"AvidTrak answered HTTP {status} for {describe_request(_request_of(response))}.")
+            return _retry(f"AvidTrak answered HTTP {status} for {_where(response)}.")
         try:
             self._envelopes.of(response)  # parsed once here; the stream reads the same envelope
         except api.UnexpectedShape as error:
             # Valid JSON of the wrong shape: one retry in case a proxy mangled it, then the
             # stream raises the shape as a system error (a minute of retries would not help).
-            if self._attempts.count(_request_of(response)) > 1:
-                self._attempts.forget(_request_of(response))
+            request = _request_of(response)
+            if self._attempts.count(request) > 1:
+                self._attempts.forget(request)
                 return ErrorResolution(response_action=ResponseAction.SUCCESS)
             return _retry(f"AvidTrak sent a response that is not an API response for {_where(response)}: {error}.")
         except api.MalformedResponse as error:
