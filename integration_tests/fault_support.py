@@ -140,7 +140,7 @@ def catalog(*streams: str, sync_mode: SyncMode = SyncMode.incremental) -> Config
     builder = CatalogBuilder()
     for name in streams or (GEO,):
         stream = ConfiguredAirbyteStreamBuilder().with_name(name).with_sync_mode(sync_mode)
-        builder.with_stream(stream.with_primary_key([["call_id"]]))
+        builder.with_stream(stream.with_primary_key([["account"], ["call_id"]]))
     return builder.build()
 
 

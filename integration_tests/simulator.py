@@ -11,6 +11,7 @@ benchmark runs) use ``/__sim__/faults`` and read ``/__sim__/requests``.
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import signal
@@ -82,9 +83,20 @@ class AvidTrakSimulator:
         latency_s=0.0,
         port=0,
         extra_field_ratio=0.05,
+        clients=None,
     ):
+        """``pins`` all open the main account; ``clients`` maps a label to the pin of a
+        client account of its own, whose rows differ (its own seed) but whose call ids
+        repeat the main account's, as two real accounts' ids may."""
         spec = DataSpec(seed, calls_per_day, empty_day_ratio, extra_field_ratio)
         self.account = AvidTrakAccount(spec, pins, success_code, auth_failed_code)
+        self.clients = {
+            label: AvidTrakAccount(
+                dataclasses.replace(spec, seed=seed + number), (pin,), success_code, auth_failed_code
+            )
+            for number, (label, pin) in enumerate((clients or {}).items(), start=1)
+        }
+        self._by_pin = {pin: (label, account) for label, account in self.clients.items() for pin in account.pins}
         self.latency_s, self.port = latency_s, port
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
@@ -147,10 +159,19 @@ class AvidTrakSimulator:
         with self._lock:
             self._faults.clear()
 
-    def rows(self, method: str, start_day: dt.date, end_day: dt.date) -> list[dict[str, str]]:
-        """The rows a whole-day window start_day..end_day (inclusive) returns, in order."""
+    def rows(self, method: str, start_day: dt.date, end_day: dt.date, client=None) -> list[dict[str, str]]:
+        """The rows a whole-day window start_day..end_day (inclusive) returns, in order:
+        the main account's, or with ``client`` (a label of ``clients``) that client's."""
         end = dt.datetime.combine(end_day, dt.time(23, 59, 59))
-        return self.account.rows(method, dt.datetime.combine(start_day, dt.time()), end)
+        account = self.account if client is None else self.clients[client]
+        return account.rows(method, dt.datetime.combine(start_day, dt.time()), end)
+
+    def _account_of(self, pin: str) -> tuple[str | None, AvidTrakAccount]:
+        """(label, account) a pin opens; ("main", ...) for the main pins; (None, main) for
+        an unknown pin, which the main account then rejects."""
+        if pin in self._by_pin:
+            return self._by_pin[pin]
+        return ("main" if pin in self.account.pins else None), self.account
 
     def _take_fault(self, method, page) -> Fault | None:
         with self._lock:
@@ -165,12 +186,14 @@ class AvidTrakSimulator:
         """Reply (or RESET) to one API request, logged on arrival, pin masked."""
         params = dict(parse_qsl(query, keep_blank_values=True))
         pin = params.get("pincode", "")
+        label, _ = self._account_of(pin)
         entry = {"path": path, **{key: params.get(key) for key in LOGGED_PARAMS}}
         entry.update(
             page=_int_or_raw(params.get("page")),
             perpage=_int_or_raw(params.get("perpage")),
             pincode="***" if pin else "",
-            pin_valid=pin in self.account.pins,
+            pin_valid=label is not None,
+            account=label,
             fault=None,
             code=None,
         )
@@ -187,7 +210,7 @@ class AvidTrakSimulator:
         return reply
 
     def _envelope_reply(self, params: dict) -> tuple[int, Reply]:
-        code, status, data = self.account.answer(params)
+        code, status, data = self._account_of(params.get("pincode", ""))[1].answer(params)
         return code, Reply(200, *render(code, status, data, params.get("format")))
 
     def _fault_reply(self, fault: Fault, params: dict):
@@ -332,6 +355,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.close()
 
 
+def _label_and_pin(value: str, parser: argparse.ArgumentParser) -> tuple[str, str]:
+    label, separator, pin = value.partition("=")
+    if not (label and separator and pin):
+        parser.error(f"--client takes LABEL=PIN, not {value!r}")
+    return label, pin
+
+
 def main(argv=None) -> int:
     """Serve until SIGTERM/SIGINT; the one stdout line tells a parent the port."""
     parser = argparse.ArgumentParser(description="Serve a simulated AvidTrak API on 127.0.0.1.")
@@ -341,7 +371,14 @@ def main(argv=None) -> int:
     parser.add_argument("--empty-day-ratio", type=float, default=0.1)
     parser.add_argument("--extra-field-ratio", type=float, default=0.05)
     parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--pin", action="append", help="a valid pin code; repeatable")
+    parser.add_argument("--pin", action="append", help="a valid pin code of the main account; repeatable")
+    parser.add_argument(
+        "--client",
+        action="append",
+        default=[],
+        metavar="LABEL=PIN",
+        help="a client account with data of its own, opened by PIN; repeatable",
+    )
     parser.add_argument("--success-code", type=int, choices=(1, 200), default=1)
     parser.add_argument("--auth-failed-code", type=int, choices=(4, 401), default=4)
     args = parser.parse_args(argv)
@@ -355,6 +392,7 @@ def main(argv=None) -> int:
         latency_s=args.latency_ms / 1000,
         port=args.port,
         extra_field_ratio=args.extra_field_ratio,
+        clients=dict(_label_and_pin(value, parser) for value in args.client),
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -7,10 +7,10 @@ assigns to a CDK object's private attributes.
 1. `AbstractSource.check` reports `repr(error)` of what `check_connection` returns.
    `CheckFailure` is a str whose repr is itself, so the user reads the sentence, not a
    quoted Python literal.
-2. The concurrent cursor's state: `{"state_type": ..., "slices": [{start, end, ...}]}`
-   handed to `convert_to_state_message`, where the first merged interval runs from the
-   sync's start through the last window that completed with every window before it.
-   `WindowEndStateConverter` writes that interval's end as the state.
+2. The concurrent CDK closes a partition (`Cursor.close_partition`) on the worker thread
+   that read it, after its last record is on the record queue, and only when the read
+   succeeded. `AccountWindowCursor` (account_state.py) emits STATE there, through the same
+   queue: so a STATE follows the records it covers, and a failed window is never covered.
 3. When the HTTP client gives up retrying, the AirbyteTracedException it raises is raised
    while handling the backoff exception, so `__context__` is that exception; it carries
    our error handler's message for the last attempt. `backoff_cause` reads it.
@@ -36,25 +36,16 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta
-from typing import Any, Iterable, Iterator, MutableMapping, Optional
+from typing import Iterable, Iterator, List, Optional
 
 from airbyte_cdk.models import AirbyteMessage, AirbyteTraceMessage, FailureType, TraceType, Type
-from airbyte_cdk.sources.streams.concurrent.cursor import CursorField
-from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import (
-    CustomFormatConcurrentStreamStateConverter,
-)
 from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_avidtrak.components import SLICE_DATETIME_FORMAT
-from source_avidtrak.stopping import STOPPED_MESSAGE, SyncStopped
+from source_avidtrak.stopping import STOPPED_MESSAGE, SyncStop, SyncStopped
 
 logger = logging.getLogger("airbyte")
-
-ISO_SECONDS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}")  # SLICE_DATETIME_FORMAT
-UTC_SUFFIX = "+00:00"
 
 
 class CheckFailure(str):
@@ -62,44 +53,6 @@ class CheckFailure(str):
 
     def __repr__(self) -> str:
         return str(self)
-
-
-class WindowEndStateConverter(CustomFormatConcurrentStreamStateConverter):
-    """(2) State is `{"call_date": "2026-11-25T23:59:59"}`: the end of the completed windows.
-
-    The CDK's converter reports the newest *record* of the completed windows instead, and
-    falls back to the range start when they hold none: on a report that gets no calls (an
-    account without offline numbers) every nightly sync would re-read from the first day,
-    a range growing forever. The end of the contiguous completed windows is the same
-    guarantee (nothing after it is skipped, nothing incomplete is covered) and it moves on.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(datetime_format=SLICE_DATETIME_FORMAT, cursor_granularity=timedelta(seconds=1))
-
-    def convert_to_state_message(
-        self, cursor_field: CursorField, stream_state: MutableMapping[str, Any]
-    ) -> MutableMapping[str, Any]:
-        slices = stream_state.get("slices") if self.is_state_message_compatible(stream_state) else None
-        if not slices:
-            return super().convert_to_state_message(cursor_field, stream_state)
-        completed_through = self.merge_intervals(slices)[0][self.END_KEY]
-        return {cursor_field.cursor_field_key: self.output_format(completed_through)}
-
-    def parse_timestamp(self, timestamp: Any) -> datetime:
-        """The CDK's strptime result, from fromisoformat when the value has the slice format exactly.
-
-        The cursor parses every record's call_date; strptime was a sixth of a read's CPU.
-        For `YYYY-MM-DDTHH:MM:SS` both parsers give the same datetime or both fail; any
-        other shape goes to the CDK's parser unchanged.
-        """
-        if isinstance(timestamp, str) and ISO_SECONDS.fullmatch(timestamp):
-            try:
-                return datetime.fromisoformat(timestamp + UTC_SUFFIX)  # 6x faster than .replace(tzinfo=)
-            except ValueError:
-                pass
-        parsed: datetime = super().parse_timestamp(timestamp)
-        return parsed
 
 
 RATE_LIMIT_LINE = re.compile(r"UserDefinedBackoffException: Rate limit exceeded(?: \(HTTP (\d+)\))?\. (Retrying in .*)")
@@ -143,33 +96,54 @@ def mask_secrets(message: AirbyteMessage) -> AirbyteMessage:
     return message
 
 
-def single_failure(messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
-    """(4) Masks every message; a failed sync ends with exactly one error: the first.
+def single_failure(messages: Iterable[AirbyteMessage], stop: SyncStop) -> Iterator[AirbyteMessage]:
+    """(4) Masks every message; a failed sync ends with exactly one error.
 
     The CDK emits one TRACE error per failed window, then a closing "did not sync
     successfully" error labelled config_error whatever the windows failed with (the
     platform would ask the user to fix a config that is fine). Windows abandoned because
-    the sync is stopping (stopping.py) are no failure of their own. So the per-window
-    errors are held back, later ones logged as warnings, and the first is raised in
-    place of the CDK's closing error, with its own failure type and message.
+    their account is stopping (stopping.py) are no failure of their own. So the per-window
+    errors are held back: each failed account's first error is in `stop`, any other error
+    is kept here, and once every other account has finished the sync raises them in place
+    of the CDK's closing error: the one error with its own failure type and message, or,
+    when several accounts failed, one error that lists them all.
     """
-    first: Optional[AirbyteTraceMessage] = None
+    others: List[AirbyteTracedException] = []
     try:
         for message in messages:
             trace = message.trace if message.type == Type.TRACE else None
             if trace is None or trace.type != TraceType.ERROR or trace.error is None:
                 yield mask_secrets(message)
-            elif trace.error.message != STOPPED_MESSAGE:
+                continue
+            text = trace.error.message or ""
+            if text != STOPPED_MESSAGE and not stop.recorded(text):  # not a window's failure: keep it too
                 mask_secrets(message)
-                if first is None:
-                    first = trace
-                else:
-                    logger.warning(f"Also failed while the sync was stopping: {trace.error.message}")
+                others.append(_as_exception(trace))
     except AirbyteTracedException:
-        if first is None:
+        if not (others or stop.failures()):
             raise
-    if first is not None:
-        raise _as_exception(first)
+    failures = [_masked(error) for _, error in stop.failures()] + others
+    if len(failures) == 1:
+        raise failures[0]
+    if failures:
+        raise _combined(failures)
+
+
+def _masked(error: AirbyteTracedException) -> AirbyteTracedException:
+    return AirbyteTracedException(
+        message=filter_secrets(error.message or ""),
+        internal_message=filter_secrets(error.internal_message or error.message or ""),
+        failure_type=error.failure_type or FailureType.system_error,
+    )
+
+
+def _combined(failures: List[AirbyteTracedException]) -> AirbyteTracedException:
+    """Several accounts failed: one error naming each; config_error if any needs the user."""
+    listed = " ".join(f"({number}) {error.message}" for number, error in enumerate(failures, start=1))
+    message = f"{len(failures)} failures in this sync; everything else synced. {listed}"
+    types = [error.failure_type for error in failures]
+    failure_type = FailureType.config_error if FailureType.config_error in types else types[0]
+    return AirbyteTracedException(message=message, internal_message=message, failure_type=failure_type)
 
 
 def _as_exception(trace: AirbyteTraceMessage) -> AirbyteTracedException:

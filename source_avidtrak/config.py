@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Optional, Tuple, Union
@@ -31,7 +31,21 @@ TITLES = {"num_workers": "Number of Workers"}  # spec.yaml's title where it is n
 MAX_OFFSET_DAYS = 3650
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Every top-level key of spec.yaml (unit_tests/test_spec.py checks it).
-CONFIG_KEYS = frozenset({"pin_code", "base_url", "reports", "duration", "timezone", "report_methods", *BOUNDS})
+CONFIG_KEYS = frozenset(
+    {
+        "pin_code",
+        "account_name",
+        "client_accounts",
+        "base_url",
+        "reports",
+        "duration",
+        "timezone",
+        "report_methods",
+        *BOUNDS,
+    }
+)
+DEFAULT_ACCOUNT_NAME = "main"
+CLIENT_ACCOUNT_KEYS = frozenset({"name", "pin_code"})
 LOOPBACK_HOSTS = {"localhost"}
 
 Clock = Callable[[], datetime]
@@ -75,8 +89,20 @@ YESTERDAY = RelativeDay(1)
 
 
 @dataclass(frozen=True)
+class Account:
+    """One AvidTrak login: its label in records and state, and its pin code."""
+
+    name: str
+    pin_code: str = field(repr=False)  # never in a repr, a log line or an error
+
+    def describe(self) -> str:
+        return f"account {self.name!r}"
+
+
+@dataclass(frozen=True)
 class Settings:
-    pin_code: str
+    # The account of `pin_code` first, then the client accounts in config order.
+    accounts: Tuple[Account, ...]
     api_url: str
     reports: Tuple[str, ...]
     start: DayRef
@@ -88,6 +114,16 @@ class Settings:
     num_workers: int
     # Report name -> AvidTrak method name: the assumed names unless the user overrode one.
     methods: Mapping[str, str]
+
+    @property
+    def pin_code(self) -> str:
+        """The pin code of the main account (`pin_code`)."""
+        return self.accounts[0].pin_code
+
+    @property
+    def names_accounts(self) -> bool:
+        """Messages name the account only when there is more than one to tell apart."""
+        return len(self.accounts) > 1
 
     def today(self, clock: Clock) -> date:
         """Today in the account's time zone: relative days and "yesterday" count from it."""
@@ -121,7 +157,7 @@ def parse_settings(config: Mapping[str, Any], today: Optional[date] = None) -> S
         raise ConfigError("The Pin Code is empty. Enter the pin code AvidTrak gave you when you signed up.")
     start, end = _parse_duration(config.get("duration") or {"mode": "yesterday"})
     settings = Settings(
-        pin_code=pin.strip(),
+        accounts=_parse_accounts(config, pin.strip()),
         api_url=api_url_from_base_url(config.get("base_url") or DEFAULT_BASE_URL),
         reports=_parse_reports(config.get("reports")),
         start=start,
@@ -133,6 +169,63 @@ def parse_settings(config: Mapping[str, Any], today: Optional[date] = None) -> S
     if today is not None:
         settings.resolve_range(today)
     return settings
+
+
+def _parse_accounts(config: Mapping[str, Any], pin: str) -> Tuple[Account, ...]:
+    """The pin_code account and the client accounts: names unique, pin codes unique.
+
+    Messages name the account and its position, never a pin code.
+    """
+    main_name = config.get("account_name")
+    main_name = DEFAULT_ACCOUNT_NAME if main_name is None else main_name
+    if not isinstance(main_name, str) or not main_name.strip():
+        raise ConfigError(
+            f"Account Name must be a non-empty label, e.g. {DEFAULT_ACCOUNT_NAME!r}; leave it out to use "
+            f"{DEFAULT_ACCOUNT_NAME!r}."
+        )
+    accounts = [Account(main_name.strip(), pin)]
+    raw = config.get("client_accounts")
+    raw = [] if raw is None else raw
+    if not isinstance(raw, list):
+        raise ConfigError('Client Accounts must be a list of {"name": ..., "pin_code": ...} objects.')
+    for position, entry in enumerate(raw, start=1):
+        accounts.append(_parse_client_account(entry, position))
+    seen_names: dict[str, Account] = {}
+    seen_pins: dict[str, Account] = {}
+    for account in accounts:
+        other = seen_names.setdefault(account.name.casefold(), account)
+        if other is not account:
+            raise ConfigError(
+                f"Client Accounts: the name {account.name!r} is used twice (names are compared ignoring case, "
+                f"{other.name!r} is the other). Give every account its own name."
+            )
+        other = seen_pins.setdefault(account.pin_code, account)
+        if other is not account:
+            raise ConfigError(
+                f"Client Accounts: {account.describe()} has the same pin code as {other.describe()}. "
+                "Each AvidTrak account has a pin code of its own: enter that client's pin code."
+            )
+    return tuple(accounts)
+
+
+def _parse_client_account(entry: Any, position: int) -> Account:
+    subject = f"Client account {position}"
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f'{subject} must be an object {{"name": ..., "pin_code": ...}}.')
+    name = entry.get("name")
+    if "name" not in entry:
+        raise ConfigError(_missing_key_message(subject, "name", entry, CLIENT_ACCOUNT_KEYS))
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"{subject} has an empty name. Give it a label, e.g. the client's name.")
+    subject = f"Client account {position} ({name.strip()!r})"
+    if "pin_code" not in entry:
+        raise ConfigError(_missing_key_message(subject, "pin_code", entry, CLIENT_ACCOUNT_KEYS))
+    pin = entry.get("pin_code")
+    if not isinstance(pin, str):  # never echo the value: it is the credential
+        raise ConfigError(f"{subject}: the pin code must be text (a JSON string in quotes).")
+    if not pin.strip():
+        raise ConfigError(f"{subject} has an empty pin code. Enter the pin code AvidTrak gave that client.")
+    return Account(name.strip(), pin.strip())
 
 
 def api_url_from_base_url(base_url: Any) -> str:

@@ -26,6 +26,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from source_avidtrak import api
+from source_avidtrak.config import Account
 from source_avidtrak.reports import Report
 
 TRANSIENT_HTTP_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -156,15 +157,28 @@ class AvidTrakErrorHandler(ErrorHandler):
         return ErrorResolution(response_action=ResponseAction.SUCCESS)
 
 
-def envelope_error(envelope: api.Envelope, where: str, report: Report, method: str) -> Optional[AirbyteTracedException]:
-    """The error an envelope's code means, or None for rows (1/200) and no data (0)."""
+def envelope_error(
+    envelope: api.Envelope, where: str, report: Report, method: str, account: Optional[Account] = None
+) -> Optional[AirbyteTracedException]:
+    """The error an envelope's code means, or None for rows (1/200) and no data (0).
+
+    `account` is named when the config has several: only then is "the pin code" ambiguous.
+    """
     code, status = envelope.code, envelope.status or "no status text"
     if envelope.is_success or envelope.is_no_data:
         return None
     if code == api.AUTH_REQUIRED_CODE or code in api.AUTH_FAILED_CODES:
+        if account is None:
+            whose, fix = "the pin code", "Check the Pin Code in the connector's credentials"
+        else:
+            whose = f"the pin code of {account.describe()}"
+            fix = (
+                f"Check the pin code of {account.describe()} in the connector's credentials (Pin Code, or its "
+                "entry under Client Accounts)"
+            )
         return _error(
-            f"AvidTrak rejected the pin code (code {code}: {status}). Check the Pin Code in the "
-            "connector's credentials: an agency and each of its clients have separate pin codes.",
+            f"AvidTrak rejected {whose} (code {code}: {status}). {fix}: an agency and each of its clients have "
+            "separate pin codes.",
             FailureType.config_error,
         )
     if code == api.BAD_METHOD_CODE:

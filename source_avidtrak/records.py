@@ -9,6 +9,9 @@ Decisions (documented in the README):
 - A value that cannot be converted to its schema type becomes null and its raw text is
   kept under `_avidtrak_unparsed` (field -> raw), so nothing is lost; the caller warns
   with a count. A row without `call_id` is emitted too (with no primary key) and counted.
+- Every record carries `account`, the name of the AvidTrak account it was read from (set
+  by the connector, over any field of that name in the row): call ids are unique within
+  one account only, so the primary key is `["account", "call_id"]`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from typing import Any, Callable, Dict, List, Mapping, Tuple
 from source_avidtrak import api
 
 UNPARSED_FIELD = "_avidtrak_unparsed"
+ACCOUNT_FIELD = "account"
+PRIMARY_KEY = [ACCOUNT_FIELD, api.PRIMARY_KEY]
 
 Converter = Callable[[Any], Any]
 
@@ -89,7 +94,9 @@ class RecordTyper:
         properties = schema.get("properties", {})
         # Plain string fields: only a value that is not already a string costs a call.
         self._string_fields: Tuple[str, ...] = tuple(
-            name for name, field_schema in properties.items() if _is_plain_string(field_schema)
+            name
+            for name, field_schema in properties.items()
+            if name != ACCOUNT_FIELD and _is_plain_string(field_schema)
         )
         self._converters: Tuple[Tuple[str, Converter], ...] = tuple(
             (name, converter)
@@ -97,10 +104,13 @@ class RecordTyper:
             if (converter := _converter_for(field_schema)) is not None
         )
 
-    def type_rows(self, rows: List[Mapping[str, Any]]) -> Tuple[List[Dict[str, Any]], Counter[str]]:
-        """The typed records, and a count by field of the values that could not be typed."""
+    def type_rows(self, rows: List[Mapping[str, Any]], account: str) -> Tuple[List[Dict[str, Any]], Counter[str]]:
+        """The typed records of `account`, and a count by field of the values that could not be typed."""
         problems: Counter[str] = Counter()
-        return [self.type_row(row, problems) for row in rows], problems
+        records = [self.type_row(row, problems) for row in rows]
+        for record in records:
+            record[ACCOUNT_FIELD] = account
+        return records, problems
 
     def type_row(self, row: Mapping[str, Any], problems: Counter[str]) -> Dict[str, Any]:
         record = {key: (None if value == "" else value) for key, value in row.items()}

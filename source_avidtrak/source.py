@@ -16,6 +16,7 @@ inside Duration's options to the connector.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any, Iterator, List, Mapping, MutableMapping, Optional, Tuple
 from urllib.parse import quote, quote_plus
@@ -29,7 +30,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_avidtrak.cdk_contract import CheckFailure, install_retry_log_wording
 from source_avidtrak.components import Window
-from source_avidtrak.config import Clock, ConfigError, Settings, parse_settings, utc_now
+from source_avidtrak.config import Account, Clock, ConfigError, Settings, parse_settings, utc_now
 from source_avidtrak.errors import RetryPolicy
 from source_avidtrak.inputs import read_catalog_file, read_config_file, read_state_file
 from source_avidtrak.streams import STREAM_CLASSES, StreamClasses
@@ -70,14 +71,18 @@ class SourceAvidtrak(AbstractSource):
     def settings(self, config: Mapping[str, Any]) -> Tuple[Settings, date]:
         """Validates the config (ConfigError before any request) and fixes today for this command."""
         settings = parse_settings(config)
-        _register_pin(settings.pin_code)
+        _register_pins(settings)
         check_config_against_spec_or_exit(split_config(config)[0], self.spec(logging.getLogger("airbyte")))
         today = settings.today(self._clock)
         settings.resolve_range(today)
         return settings, today
 
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> Tuple[bool, Optional[Any]]:
-        """One cheap request: a one-row page of the first selected report for yesterday."""
+        """One cheap request per account: a one-row page of the first selected report for yesterday.
+
+        Accounts are checked concurrently (up to Number of Workers at a time), and the answer
+        names every account that failed, so an agency fixes all its pins in one round.
+        """
         try:
             settings, today = self.settings(config)
         except AirbyteTracedException as error:  # ConfigError, or the CDK's schema validation
@@ -86,14 +91,27 @@ class SourceAvidtrak(AbstractSource):
             settings, today, CHECK_RETRY_POLICY, page_size=1, for_check=True
         )
         yesterday = Window(today - timedelta(days=1), today - timedelta(days=1))
-        try:
-            next(iter(stream.read_records(SyncMode.full_refresh, stream_slice=yesterday.as_slice())), None)
-        except AirbyteTracedException as error:
-            message = error.message or "The connection check failed."
-            if error.failure_type != FailureType.config_error and "Base URL" not in message:
-                message += f" Check that the Base URL ({settings.api_url}) is your AvidTrak instance and reachable."
-            return False, CheckFailure(filter_secrets(message))
-        return True, None
+
+        def check(account: Account) -> Optional[str]:
+            try:
+                records = stream.read_records(SyncMode.full_refresh, stream_slice=yesterday.as_slice(account.name))
+                next(iter(records), None)
+            except AirbyteTracedException as error:
+                message = error.message or "The connection check failed."
+                if error.failure_type != FailureType.config_error and "Base URL" not in message:
+                    message += f" Check that the Base URL ({settings.api_url}) is your AvidTrak instance and reachable."
+                return filter_secrets(message)
+            return None
+
+        workers = min(settings.num_workers, len(settings.accounts))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
+            failures = [failure for failure in pool.map(check, settings.accounts) if failure is not None]
+        if not failures:
+            return True, None
+        if len(failures) == 1:
+            return False, CheckFailure(failures[0])
+        listed = " ".join(f"({number}) {failure}" for number, failure in enumerate(failures, start=1))
+        return False, CheckFailure(f"{len(failures)} of {len(settings.accounts)} accounts failed the check. {listed}")
 
     def streams(self, config: Mapping[str, Any]) -> List[Stream]:
         settings, today = self.settings(config)
@@ -111,9 +129,20 @@ class SourceAvidtrak(AbstractSource):
         yield from Sync.build(settings, today, catalog, state, self._retry_policy, self._stream_classes).read()
 
 
-def _register_pin(pin: str) -> None:
-    """The CDK masks spec secrets; the pin also appears URL-encoded in request URLs."""
-    update_secrets(sorted({pin, quote(pin, safe=""), quote_plus(pin)}))
+def _register_pins(settings: Settings) -> None:
+    """Every account's pin code, as typed and URL-encoded (as in request URLs), is masked.
+
+    The CDK registers only the spec's top-level secrets: its secret paths do not reach into
+    arrays, so the Client Accounts' pin codes would go unmasked. Longest first, because
+    `filter_secrets` replaces in list order and a pin inside a longer one would leave the
+    longer one's remainder visible.
+    """
+    forms = {form for account in settings.accounts for form in _pin_forms(account.pin_code)}
+    update_secrets(sorted(forms, key=lambda form: (-len(form), form)))
+
+
+def _pin_forms(pin: str) -> Tuple[str, ...]:
+    return (pin, quote(pin, safe=""), quote_plus(pin))
 
 
 def _check_catalog(catalog: ConfiguredAirbyteCatalog, settings: Settings) -> None:

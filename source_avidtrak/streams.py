@@ -22,11 +22,12 @@ from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, Err
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_avidtrak import api
+from source_avidtrak.account_state import cursors_by_account
 from source_avidtrak.cdk_contract import backoff_cause
 from source_avidtrak.components import DatetimeWindow, Window
-from source_avidtrak.config import Settings
+from source_avidtrak.config import Account, Settings
 from source_avidtrak.errors import AvidTrakBackoffStrategy, AvidTrakErrorHandler, RetryPolicy, envelope_error
-from source_avidtrak.records import RecordTyper
+from source_avidtrak.records import ACCOUNT_FIELD, PRIMARY_KEY, RecordTyper
 from source_avidtrak.reports import GEOGRAPHICAL_DATA, OFFLINE_PORTAL_CALLS, Report
 from source_avidtrak.stopping import SyncStop, SyncStopped
 
@@ -43,10 +44,14 @@ class _CurrentPage(threading.local):
 
 
 class AvidTrakStream(HttpStream, ABC):
-    """One AvidTrak report, read window by window and page by page."""
+    """One AvidTrak report, read window by window and page by page, for every account.
+
+    A slice is one window of one account (`Window.as_slice`): the account's name is the
+    slice's partition, and the pin code is looked up from it for each request.
+    """
 
     report: ClassVar[Report]
-    primary_key = api.PRIMARY_KEY
+    primary_key = PRIMARY_KEY
     cursor_field = api.CURSOR_FIELD
     state_checkpoint_interval = None
 
@@ -60,6 +65,7 @@ class AvidTrakStream(HttpStream, ABC):
         for_check: bool = False,
     ):
         self._settings = settings
+        self._accounts: Mapping[str, Account] = {account.name: account for account in settings.accounts}
         self._for_check = for_check
         self._stop = stop or SyncStop()
         self._today = today
@@ -74,6 +80,10 @@ class AvidTrakStream(HttpStream, ABC):
     @property
     def name(self) -> str:
         return self.report.name
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
 
     @property
     def method(self) -> str:
@@ -102,9 +112,12 @@ class AvidTrakStream(HttpStream, ABC):
         policy = self._retry_policy
         return {"timeout": (policy.connect_timeout_seconds, policy.read_timeout_seconds)}
 
-    def windows(self, sync_mode: SyncMode, stream_state: Optional[Mapping[str, Any]]) -> List[Window]:
-        state = stream_state if sync_mode == SyncMode.incremental else None
-        return self._window.windows(self._today, state)
+    def windows(self, sync_mode: SyncMode, stream_state: Optional[Mapping[str, Any]]) -> Dict[str, List[Window]]:
+        """Each account's windows, from its own cursor in the stream state (account_state.py)."""
+        if sync_mode != SyncMode.incremental:
+            return {account.name: self._window.windows(self._today) for account in self._settings.accounts}
+        cursors = cursors_by_account(stream_state, self._settings)
+        return {name: self._window.windows(self._today, cursor) for name, cursor in cursors.items()}
 
     def stream_slices(
         self,
@@ -113,17 +126,22 @@ class AvidTrakStream(HttpStream, ABC):
         cursor_field: Optional[List[str]] = None,
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[Optional[Mapping[str, Any]]]:
-        windows = self.windows(sync_mode, stream_state)
-        if windows:
-            self.logger.info(
-                f"{self.name}: reading {windows[0].first_day}..{windows[-1].last_day} in {len(windows)} window(s)"
-            )
-        else:
-            self.logger.info(f"{self.name}: nothing to read, the saved state is past the configured Date To")
-        for window in windows:
-            if self._stop.tripped:  # a window failed: start no other
-                return
-            yield window.as_slice()
+        by_account = self.windows(sync_mode, stream_state)
+        for name, windows in by_account.items():
+            who = f"{self.name} ({self._accounts[name].describe()})" if self._settings.names_accounts else self.name
+            if windows:
+                first, last = windows[0].first_day, windows[-1].last_day
+                self.logger.info(f"{who}: reading {first}..{last} in {len(windows)} window(s)")
+            else:
+                self.logger.info(f"{who}: nothing to read, the saved state is past the configured Date To")
+        # Round robin over the accounts, so that the workers serve all of them at once and
+        # no account waits for another to finish.
+        queues = [(name, list(reversed(windows))) for name, windows in by_account.items()]
+        while queues:
+            for name, pending in queues:
+                if pending and not self._stop.tripped(name):  # a window of this account failed: start no other
+                    yield pending.pop().as_slice(name)
+            queues = [(name, pending) for name, pending in queues if pending and not self._stop.tripped(name)]
 
     def read_records(
         self,
@@ -137,16 +155,35 @@ class AvidTrakStream(HttpStream, ABC):
         When the CDK gives up retrying, its message says "API rate limit exceeded." or
         "Exhausted available request attempts"; ours names the report, window and page.
         """
+        account = self._account_of(stream_slice)
         try:
             yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
         except SyncStopped:
             raise
-        except Exception as failure:
-            self._stop.trip()
-            cause = backoff_cause(failure) if isinstance(failure, AirbyteTracedException) else None
-            if isinstance(failure, AirbyteTracedException) and cause is not None:
+        except AirbyteTracedException as failure:
+            cause = backoff_cause(failure)
+            if cause is not None:
                 failure.message = f"{cause} {self._give_up_advice()}"
+            self._fail(account, failure)
             raise
+        except Exception as failure:  # a bug: still this account's failure, with the account named
+            traced = AirbyteTracedException.from_exception(
+                failure,
+                message=f"An unexpected error occurred in stream {self.name}: {type(failure).__name__}: {failure}",
+                failure_type=FailureType.system_error,
+            )
+            self._fail(account, traced)
+            raise traced from failure
+
+    def _fail(self, account: Account, failure: AirbyteTracedException) -> None:
+        """Names the account when there are several, and stops that account's windows."""
+        if self._settings.names_accounts and account.describe() not in (failure.message or ""):
+            failure.message = f"{account.describe().capitalize()}: {failure.message}"
+        if not self._stop.trip(account.name, failure):
+            self.logger.warning(f"Also failed while {account.describe()} was stopping: {failure.message}")
+
+    def _account_of(self, stream_slice: Optional[Mapping[str, Any]]) -> Account:
+        return self._accounts[(stream_slice or {})[ACCOUNT_FIELD]]
 
     def _give_up_advice(self) -> str:
         retries = self._retry_policy.max_retries
@@ -164,10 +201,11 @@ class AvidTrakStream(HttpStream, ABC):
         stream_slice: Optional[Mapping[str, Any]] = None,
         next_page_token: Optional[Mapping[str, Any]] = None,
     ) -> MutableMapping[str, Any]:
-        self._stop.raise_if_tripped()  # before every page: a stopping sync sends no more requests
+        account = self._account_of(stream_slice)
+        self._stop.raise_if_tripped(account.name)  # before every page: a stopping account sends no more requests
         self._page.number = (next_page_token or {}).get(api.PARAM_PAGE, api.FIRST_PAGE)
         return {
-            api.PARAM_PIN: self._settings.pin_code,
+            api.PARAM_PIN: account.pin_code,
             api.PARAM_METHOD: self.method,
             api.PARAM_FORMAT: api.FORMAT_JSON,
             **Window.from_slice(stream_slice or {}).request_params(),
@@ -185,6 +223,7 @@ class AvidTrakStream(HttpStream, ABC):
         self, response: requests.Response, stream_slice: Optional[Mapping[str, Any]] = None, **kwargs: Any
     ) -> Iterable[Dict[str, Any]]:
         window = Window.from_slice(stream_slice or {})
+        account = self._account_of(stream_slice)
         where = f"report {self.name}, {window.describe_request()}, page {self._page.number}"
         try:
             envelope = self._envelopes.of(response)
@@ -193,13 +232,14 @@ class AvidTrakStream(HttpStream, ABC):
                 message=f"AvidTrak sent a response of an unexpected shape for {where}: {shape}. Please report it.",
                 failure_type=FailureType.system_error,
             ) from None
-        error = envelope_error(envelope, where, self.report, self.method)
+        named = account if self._settings.names_accounts else None
+        error = envelope_error(envelope, where, self.report, self.method, named)
         if error is not None:
             raise error
         if envelope.is_no_data and self._page.number == api.FIRST_PAGE:
             no_data = envelope.status or "no data"
             self.logger.info(f"{self.name}: no calls for {window.describe()} (AvidTrak code 0: {no_data})")
-        records, problems = self._typer.type_rows(envelope.rows)
+        records, problems = self._typer.type_rows(envelope.rows, account.name)
         if problems:
             self._warn(problems, stream_slice)
         return records

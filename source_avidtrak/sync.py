@@ -11,8 +11,9 @@ Why the pieces are wired this way:
   still queued, and a crash right after it would lose them.
 - The queue holds two full pages: enough to keep the workers busy. The CDK's default
   (10,000) let a large sync hold ~25 MB more than a small one (bench/README.md).
-- Full refresh streams get the CDK's FinalStateCursor; incremental ones a ConcurrentCursor
-  over the windows DatetimeWindow computed from the saved state.
+- Full refresh streams get the CDK's FinalStateCursor; incremental ones an
+  AccountWindowCursor (account_state.py): a cursor per account over the windows
+  DatetimeWindow computed from that account's saved cursor.
 """
 
 from __future__ import annotations
@@ -29,15 +30,16 @@ from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.message import InMemoryMessageRepository, MessageRepository
 from airbyte_cdk.sources.message.concurrent_repository import ConcurrentMessageRepository
 from airbyte_cdk.sources.streams.concurrent.adapters import StreamPartitionGenerator
-from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor, Cursor, CursorField, FinalStateCursor
+from airbyte_cdk.sources.streams.concurrent.cursor import Cursor, CursorField, FinalStateCursor
 from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
 from airbyte_cdk.sources.utils.slice_logger import DebugSliceLogger
 
 from source_avidtrak import api
-from source_avidtrak.cdk_contract import WindowEndStateConverter, single_failure
-from source_avidtrak.components import SLICE_END, SLICE_START, normalized_state
+from source_avidtrak.account_state import AccountWindowCursor, cursors_by_account
+from source_avidtrak.cdk_contract import single_failure
 from source_avidtrak.config import Settings
 from source_avidtrak.errors import RetryPolicy
+from source_avidtrak.records import PRIMARY_KEY
 from source_avidtrak.stopping import SyncStop
 from source_avidtrak.streams import AvidTrakStream, StreamClasses
 
@@ -48,6 +50,7 @@ READ_QUEUE_SIZE = 2 * api.MAX_PAGE_SIZE
 class Sync:
     concurrent_source: ConcurrentSource
     streams: Sequence[DefaultStream]
+    stop: SyncStop
 
     @classmethod
     def build(
@@ -60,7 +63,7 @@ class Sync:
         stream_classes: StreamClasses,
     ) -> Sync:
         state_manager = ConnectorStateManager(state=state)
-        stop = SyncStop()  # shared by every stream: the first failing window stops them all
+        stop = SyncStop()  # shared by every stream: an account's first failing window stops that account
         queue: Queue[Any] = Queue(maxsize=READ_QUEUE_SIZE)
         repository = ConcurrentMessageRepository(queue, InMemoryMessageRepository())
         sync_modes = {configured.stream.name: configured.sync_mode for configured in catalog.streams}
@@ -80,10 +83,10 @@ class Sync:
         concurrent_source = ConcurrentSource.create(
             settings.num_workers, generators, logging.getLogger("airbyte"), DebugSliceLogger(), repository, queue=queue
         )
-        return cls(concurrent_source, streams)
+        return cls(concurrent_source, streams, stop)
 
     def read(self) -> Iterator[AirbyteMessage]:
-        yield from single_failure(self.concurrent_source.read(list(self.streams)))
+        yield from single_failure(self.concurrent_source.read(list(self.streams)), self.stop)
 
 
 def _concurrent_stream(
@@ -92,8 +95,15 @@ def _concurrent_stream(
     state: Mapping[str, Any] = {}
     cursor: Cursor
     if sync_mode == SyncMode.incremental:
-        state = normalized_state(state_manager.get_stream_state(stream.name, stream.namespace))
-        cursor = _window_cursor(stream, state, state_manager, repository)
+        state = state_manager.get_stream_state(stream.name, stream.namespace)
+        cursor = AccountWindowCursor(
+            stream.name,
+            stream.namespace,
+            stream.windows(sync_mode, state),
+            cursors_by_account(state, stream.settings),
+            state_manager,
+            repository,
+        )
     else:
         cursor = FinalStateCursor(stream.name, stream.namespace, repository)
     return DefaultStream(
@@ -107,35 +117,8 @@ def _concurrent_stream(
         name=stream.name,
         namespace=stream.namespace,
         json_schema=stream.get_json_schema(),
-        primary_key=[api.PRIMARY_KEY],
+        primary_key=list(PRIMARY_KEY),
         cursor_field=CursorField(api.CURSOR_FIELD),
         logger=logging.getLogger(f"airbyte.{stream.name}"),
         cursor=cursor,
-    )
-
-
-def _window_cursor(
-    stream: AvidTrakStream,
-    state: Mapping[str, Any],
-    state_manager: ConnectorStateManager,
-    repository: MessageRepository,
-) -> ConcurrentCursor:
-    windows = stream.windows(SyncMode.incremental, state)
-    converter = WindowEndStateConverter()
-    # No windows only when the state is past the configured end: the cursor starts (and ends) there.
-    start = converter.parse_timestamp(windows[0].as_slice()[SLICE_START] if windows else state[api.CURSOR_FIELD])
-    end = converter.parse_timestamp(windows[-1].as_slice()[SLICE_END]) if windows else start
-    return ConcurrentCursor(
-        stream_name=stream.name,
-        stream_namespace=stream.namespace,
-        stream_state=dict(state),
-        message_repository=repository,
-        connector_state_manager=state_manager,
-        connector_state_converter=converter,
-        cursor_field=CursorField(api.CURSOR_FIELD),
-        slice_boundary_fields=(SLICE_START, SLICE_END),
-        # The CDK's CursorValueType protocol does not admit datetime, the type its own
-        # datetime converters produce: a typing gap in the CDK, not a value mismatch.
-        start=start,  # type: ignore[arg-type]
-        end_provider=lambda: end,  # type: ignore[arg-type,return-value]
     )

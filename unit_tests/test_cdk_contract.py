@@ -7,29 +7,34 @@ that behaviour: read the item's note in cdk_contract.py before touching the test
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+import threading
+from queue import Queue
 from typing import Any, Mapping, Tuple
 
 import pytest
 import requests
 from airbyte_cdk.models import AirbyteLogMessage, AirbyteMessage, FailureType, Level, Status, TraceType, Type
 from airbyte_cdk.sources import AbstractSource
-from airbyte_cdk.sources.streams.concurrent.cursor import CursorField
+from airbyte_cdk.sources.message import InMemoryMessageRepository
+from airbyte_cdk.sources.streams.concurrent.cursor import FinalStateCursor
+from airbyte_cdk.sources.streams.concurrent.partition_reader import PartitionReader
+from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
+from airbyte_cdk.sources.streams.concurrent.partitions.types import PartitionCompleteSentinel
 from airbyte_cdk.sources.streams.http.error_handlers import HttpStatusErrorHandler
 from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.sources.streams.http.http_client import HttpClient
+from airbyte_cdk.sources.types import Record
 from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
 from airbyte_cdk.utils.airbyte_secrets_utils import update_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_avidtrak.cdk_contract import (
     CheckFailure,
-    WindowEndStateConverter,
     backoff_cause,
     mask_secrets,
     single_failure,
 )
-from source_avidtrak.stopping import STOPPED_MESSAGE
+from source_avidtrak.stopping import STOPPED_MESSAGE, SyncStop
 
 CONTRACT = "CDK contract item {} changed (source_avidtrak/cdk_contract.py): "
 
@@ -49,42 +54,63 @@ def test_item_1_given_check_failure_when_abstract_source_checks_then_message_is_
     assert status.message == "AvidTrak rejected the pin code.", CONTRACT.format(1) + repr(status.message)
 
 
-def slice_state(*windows: Tuple[str, str]) -> dict:
-    converter = WindowEndStateConverter()
-    slices = [{"start": converter.parse_timestamp(a), "end": converter.parse_timestamp(b)} for a, b in windows]
-    return {"state_type": "date-range", "slices": slices}
+class RecordingCursor(FinalStateCursor):
+    """Records, in the queue's own order, when the CDK closes a partition."""
+
+    def __init__(self, queue: Queue) -> None:
+        super().__init__("contract", None, InMemoryMessageRepository())
+        self.queue = queue
+        self.closed_after: list = []
+        self.threads: list = []
+
+    def close_partition(self, partition: Any) -> None:
+        self.closed_after.append(list(self.queue.queue))
+        self.threads.append(threading.get_ident())
 
 
-def test_item_2_given_contiguous_windows_and_a_gap_when_converted_then_state_is_end_of_contiguous_ones():
-    converter = WindowEndStateConverter()
-    state = slice_state(
-        ("2026-11-01T00:00:00", "2026-11-01T23:59:59"),
-        ("2026-11-02T00:00:00", "2026-11-02T23:59:59"),
-        ("2026-11-04T00:00:00", "2026-11-04T23:59:59"),  # window 3 (11-03) not done
-    )
+class TwoRecords(Partition):
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
 
-    message = converter.convert_to_state_message(CursorField("call_date"), state)
+    def read(self):
+        yield Record({"n": 1}, self)
+        yield Record({"n": 2}, self)
+        if self.fail:
+            raise RuntimeError("window failed")
 
-    assert message == {"call_date": "2026-11-02T23:59:59"}, CONTRACT.format(2) + repr(message)
+    def to_slice(self):
+        return {"n": 1}
 
+    def stream_name(self) -> str:
+        return "contract"
 
-def test_item_2_given_cdk_converter_when_it_builds_the_initial_state_then_the_shape_we_read():
-    """The shape `convert_to_state_message` receives comes from `convert_from_sequential_state`."""
-    converter = WindowEndStateConverter()
-    start = converter.parse_timestamp("2026-11-01T00:00:00")
-
-    _, state = converter.convert_from_sequential_state(CursorField("call_date"), {}, start)
-
-    assert converter.is_state_message_compatible(state), CONTRACT.format(2) + repr(state)
-    assert {"start", "end"} <= set(state["slices"][0]), CONTRACT.format(2) + repr(state)
+    def __hash__(self) -> int:
+        return 1
 
 
-def test_item_2_given_timestamp_in_slice_format_when_parsed_then_same_as_cdk_parser():
-    converter = WindowEndStateConverter()
-    fast = converter.parse_timestamp("2026-11-25T14:03:00")
+def test_item_2_given_a_partition_read_when_it_succeeds_then_closed_on_its_thread_after_its_records_are_queued():
+    queue: Queue = Queue()
+    cursor = RecordingCursor(queue)
 
-    cdk = datetime.strptime("2026-11-25T14:03:00", "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
-    assert fast == cdk
+    reader = threading.Thread(target=PartitionReader(queue).process_partition, args=(TwoRecords(), cursor))
+    reader.start()
+    reader.join()
+
+    assert [[item.data for item in items] for items in cursor.closed_after] == [[{"n": 1}, {"n": 2}]], CONTRACT.format(
+        2
+    ) + repr(cursor.closed_after)
+    assert cursor.threads == [reader.ident], CONTRACT.format(2)
+    assert isinstance(queue.queue[-1], PartitionCompleteSentinel) and queue.queue[-1].is_successful
+
+
+def test_item_2_given_a_partition_read_when_it_fails_then_never_closed():
+    queue: Queue = Queue()
+    cursor = RecordingCursor(queue)
+
+    PartitionReader(queue).process_partition(TwoRecords(fail=True), cursor)
+
+    assert cursor.closed_after == [], CONTRACT.format(2)
+    assert not queue.queue[-1].is_successful, CONTRACT.format(2)
 
 
 def test_item_3_given_retries_exhausted_when_http_client_gives_up_then_context_is_the_backoff_exception():
@@ -121,19 +147,65 @@ def test_item_4_given_registered_secret_in_trace_and_log_when_masked_then_gone()
 
 
 def test_item_4_given_per_window_errors_and_cdk_summary_when_filtered_then_one_error_the_first():
+    stop = SyncStop()
+    first = AirbyteTracedException(
+        message="AvidTrak answered HTTP 503 for window 1", failure_type=FailureType.transient_error
+    )
+
     def sync():
-        yield trace("AvidTrak answered HTTP 503 for window 1", "503")
+        stop.trip("main", first)
+        yield first.as_airbyte_message()
         yield trace(STOPPED_MESSAGE, STOPPED_MESSAGE)
-        yield trace("AvidTrak answered HTTP 502 for window 2", "502")
+        later = AirbyteTracedException(message="AvidTrak answered HTTP 502 for window 2")
+        stop.trip("main", later)
+        yield later.as_airbyte_message()
         raise AirbyteTracedException(message="During the sync...", failure_type=FailureType.config_error)
 
     passed = []
     with pytest.raises(AirbyteTracedException) as raised:
-        passed.extend(single_failure(sync()))
+        passed.extend(single_failure(sync(), stop))
 
     assert passed == []
     assert raised.value.message == "AvidTrak answered HTTP 503 for window 1"
     assert raised.value.failure_type == FailureType.transient_error
+
+
+def test_item_4_given_two_accounts_failed_when_filtered_then_one_error_listing_both_config_error_first():
+    stop = SyncStop()
+    errors = [
+        AirbyteTracedException(
+            message="Account 'a': AvidTrak answered HTTP 503.", failure_type=FailureType.transient_error
+        ),
+        AirbyteTracedException(
+            message="AvidTrak rejected the pin code of account 'b'.", failure_type=FailureType.config_error
+        ),
+    ]
+
+    def sync():
+        for account, error in zip("ab", errors, strict=True):
+            stop.trip(account, error)
+            yield error.as_airbyte_message()
+        raise AirbyteTracedException(message="During the sync...", failure_type=FailureType.config_error)
+
+    with pytest.raises(AirbyteTracedException) as raised:
+        list(single_failure(sync(), stop))
+
+    assert raised.value.message == (
+        "2 failures in this sync; everything else synced. (1) Account 'a': AvidTrak answered HTTP 503. "
+        "(2) AvidTrak rejected the pin code of account 'b'."
+    )
+    assert raised.value.failure_type == FailureType.config_error
+
+
+def test_item_4_given_an_error_no_window_recorded_when_filtered_then_it_is_raised_not_lost():
+    def sync():
+        yield trace("An unexpected error occurred in stream x: KeyError", "KeyError")
+        raise AirbyteTracedException(message="During the sync...", failure_type=FailureType.config_error)
+
+    with pytest.raises(AirbyteTracedException) as raised:
+        list(single_failure(sync(), SyncStop()))
+
+    assert raised.value.message == "An unexpected error occurred in stream x: KeyError"
 
 
 def run_failing_concurrent_sync() -> list:

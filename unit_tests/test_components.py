@@ -202,8 +202,13 @@ def test_given_window_when_request_params_then_exact_inclusive_strings():
     window = Window(d("2026-11-20"), d("2026-11-21"))
 
     assert window.request_params() == {"startdate": "2026-11-20 00:00:00", "enddate": "2026-11-21 23:59:59"}
-    assert dict(window.as_slice()) == {"start": "2026-11-20T00:00:00", "end": "2026-11-21T23:59:59"}
-    assert Window.from_slice(window.as_slice()) == window
+    assert dict(window.as_slice("client-7")) == {
+        "account": "client-7",
+        "start": "2026-11-20T00:00:00",
+        "end": "2026-11-21T23:59:59",
+    }
+    assert window.as_slice("client-7").partition == {"account": "client-7"}
+    assert Window.from_slice(window.as_slice("client-7")) == window
     assert window.describe() == "2026-11-20..2026-11-21"
     assert Window(d("2026-11-20"), d("2026-11-20")).describe() == "2026-11-20"
 

@@ -27,7 +27,7 @@ from source_avidtrak import api
 from source_avidtrak import config as config_module
 from source_avidtrak.components import DatetimeWindow, Window
 from source_avidtrak.config import ConfigError, parse_settings
-from source_avidtrak.records import UNPARSED_FIELD, RecordTyper
+from source_avidtrak.records import ACCOUNT_FIELD, UNPARSED_FIELD, RecordTyper
 
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "source_avidtrak" / "schemas"
 MAX_OFFSET_DAYS = 3650
@@ -138,7 +138,7 @@ def assert_exact_cover(windows, days: Tuple[date, date], window_days: int) -> No
         if index < len(windows) - 1:
             assert length == window_days, "only the last window may be cut short"
             assert windows[index + 1].first_day == window.last_day + timedelta(days=1), "gap or overlap"
-        assert Window.from_slice(window.as_slice()) == window
+        assert Window.from_slice(window.as_slice("main")) == window
         assert window.request_params() == {
             api.PARAM_START: f"{window.first_day.isoformat()} 00:00:00",
             api.PARAM_END: f"{window.last_day.isoformat()} 23:59:59",
@@ -300,11 +300,13 @@ def test_record_typer_never_raises_and_keeps_every_row_and_every_raw_value(strea
     schema = SCHEMAS[stream]
     rows = data.draw(st.lists(rows_for(schema), max_size=3))
 
-    records, problems = RecordTyper(schema).type_rows(rows)
+    account = data.draw(st.text(min_size=1, max_size=8))
+    records, problems = RecordTyper(schema).type_rows(rows, account)
 
     assert len(records) == len(rows)
     for row, record in zip(rows, records, strict=True):
-        assert_typed(schema, row, record)
+        assert record.pop(ACCOUNT_FIELD) == account  # the connector's, over any field of that name in the row
+        assert_typed(schema, {name: value for name, value in row.items() if name != ACCOUNT_FIELD}, record)
     without_id = sum(1 for record in records if record.get(api.PRIMARY_KEY) is None)
     assert problems[api.PRIMARY_KEY] >= without_id
 

@@ -42,7 +42,7 @@ def catalog(*streams: str, sync_mode: SyncMode = SyncMode.full_refresh) -> Confi
     builder = CatalogBuilder()
     for name in streams:
         builder.with_stream(
-            ConfiguredAirbyteStreamBuilder().with_name(name).with_sync_mode(sync_mode).with_primary_key([["call_id"]])
+            ConfiguredAirbyteStreamBuilder().with_name(name).with_sync_mode(sync_mode).with_primary_key([["account"], ["call_id"]])
         )
     return builder.build()
 
@@ -77,12 +77,23 @@ def record_data(output: EntrypointOutput, stream: Optional[str] = None) -> List[
     return [message.record.data for message in output.records if stream is None or message.record.stream == stream]
 
 
-def state_values(output: EntrypointOutput, stream: str) -> List[Dict[str, Any]]:
+def raw_states(output: EntrypointOutput, stream: str) -> List[Dict[str, Any]]:
+    """Each STATE of `stream` as emitted: `{"states": [{"partition": ..., "cursor": ...}, ...]}`."""
     return [
         message.state.stream.stream_state.__dict__
         for message in output.state_messages
         if message.state.stream.stream_descriptor.name == stream
     ]
+
+
+def state_values(output: EntrypointOutput, stream: str, account: str = "main") -> List[Dict[str, Any]]:
+    """Each STATE's cursor for `account` ({} where it has none yet)."""
+    values = []
+    for state in raw_states(output, stream):
+        cursors = [entry["cursor"] for entry in state["states"] if entry["partition"] == {"account": account}]
+        assert len(cursors) <= 1, state
+        values.append(cursors[0] if cursors else {})
+    return values
 
 
 def error_traces(output: EntrypointOutput) -> List[Any]:

@@ -1,4 +1,4 @@
-"""discover over the real entrypoint: only the selected reports, each keyed by call_id with cursor call_date."""
+"""discover over the real entrypoint: only the selected reports, each keyed by (account, call_id), cursor call_date."""
 
 import json
 from pathlib import Path
@@ -34,10 +34,11 @@ def test_given_selected_reports_when_discover_then_only_those_streams_without_re
 
 
 @pytest.mark.parametrize("report", [GEOGRAPHICAL_DATA, OFFLINE_PORTAL_CALLS])
-def test_given_report_when_discover_then_call_id_key_call_date_cursor_and_file_schema(report, http_mocker):
+def test_given_report_when_discover_then_account_and_call_id_key_call_date_cursor_and_file_schema(report, http_mocker):
     stream = streams(discover(source(), ConfigBuilder().with_reports(report).build()))[report]
 
-    assert stream.source_defined_primary_key == [["call_id"]]
+    # The same key with or without client accounts: adding a client later does not change it.
+    assert stream.source_defined_primary_key == [["account"], ["call_id"]]
     assert stream.default_cursor_field == ["call_date"]
     assert stream.source_defined_cursor is True
     assert set(stream.supported_sync_modes) == {SyncMode.full_refresh, SyncMode.incremental}

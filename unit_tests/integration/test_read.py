@@ -16,7 +16,7 @@ from unit_tests.integration.config_builder import (
     PIN_CODE,
     ConfigBuilder,
 )
-from unit_tests.integration.harness import error_traces, log_lines, record_data, run_read, state_values
+from unit_tests.integration.harness import error_traces, log_lines, raw_states, record_data, run_read, state_values
 from unit_tests.integration.request_builder import AvidTrakRequestBuilder
 from unit_tests.integration.response_builder import AvidTrakResponseBuilder, row, rows
 
@@ -264,7 +264,7 @@ def test_given_full_refresh_with_state_when_read_then_configured_range_and_no_cu
     )
 
     assert len(record_data(output)) == 1
-    assert state_values(output, OFFLINE_PORTAL_CALLS) == [NO_CURSOR_STATE]
+    assert raw_states(output, OFFLINE_PORTAL_CALLS) == [NO_CURSOR_STATE]
 
 
 def test_given_three_workers_and_five_windows_when_incremental_read_then_final_state_is_the_range_end(http_mocker):
