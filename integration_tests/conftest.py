@@ -218,7 +218,8 @@ def acceptance_simulator() -> Iterator[AvidTrakSimulator]:
                 f"127.0.0.1:{ACCEPTANCE_SIMULATOR_PORT} is already in use, and the configs in "
                 "integration_tests/configs/ point there. Stop what listens on it (a simulator left running?)."
             )
-    with AvidTrakSimulator(pins=(PIN,), port=ACCEPTANCE_SIMULATOR_PORT) as simulator:
+    clients = {"client-a": "sim-client-pin-a", "client-b": "sim-client-pin-b"}  # configs/agency_config.json
+    with AvidTrakSimulator(pins=(PIN,), port=ACCEPTANCE_SIMULATOR_PORT, clients=clients) as simulator:
         yield simulator
 
 

@@ -76,6 +76,13 @@ class ConfigBuilder:
     def with_num_workers(self, workers: int) -> ConfigBuilder:
         return self.with_value("num_workers", workers)
 
+    def with_account_name(self, name: Any) -> ConfigBuilder:
+        return self.with_value("account_name", name)
+
+    def with_client_account(self, name: Any, pin_code: Any) -> ConfigBuilder:
+        self._config.setdefault("client_accounts", []).append({"name": name, "pin_code": pin_code})
+        return self
+
     def with_value(self, key: str, value: Any) -> ConfigBuilder:
         self._config[key] = value
         return self

@@ -42,7 +42,10 @@ def catalog(*streams: str, sync_mode: SyncMode = SyncMode.full_refresh) -> Confi
     builder = CatalogBuilder()
     for name in streams:
         builder.with_stream(
-            ConfiguredAirbyteStreamBuilder().with_name(name).with_sync_mode(sync_mode).with_primary_key([["account"], ["call_id"]])
+            ConfiguredAirbyteStreamBuilder()
+            .with_name(name)
+            .with_sync_mode(sync_mode)
+            .with_primary_key([["account"], ["call_id"]])
         )
     return builder.build()
 
