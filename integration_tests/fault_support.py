@@ -175,11 +175,14 @@ def last_error(output: EntrypointOutput) -> Any:
     return output.errors[-1].trace.error
 
 
-def state_values(output: EntrypointOutput, stream: str = GEO) -> List[str]:
+def state_values(output: EntrypointOutput, stream: str = GEO, account: str = "main") -> List[Optional[str]]:
+    """Each STATE's cursor (call_date) for `account`; None where it has none."""
     values = []
     for message in output.state_messages:
         if message.state.stream.stream_descriptor.name == stream:
-            values.append(message.state.stream.stream_state.__dict__.get("call_date"))
+            entries = message.state.stream.stream_state.__dict__.get("states", [])
+            cursors = {entry["partition"]["account"]: entry["cursor"].get("call_date") for entry in entries}
+            values.append(cursors.get(account))
     return values
 
 

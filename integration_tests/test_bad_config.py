@@ -170,6 +170,33 @@ INVALID = {
         {"duration": single({"mode": "relative", "offset": 2})},
         "Report Date is a relative date but has no 'date_offset'; it has 'offset' instead.",
     ),
+    "account_name_blank": ({"account_name": "  "}, "Account Name must be a non-empty label, e.g. 'main'"),
+    "client_name_duplicate": (
+        {"account_name": "Agency", "client_accounts": [{"name": "agency", "pin_code": "client-pin-1"}]},
+        "Client Accounts: the name 'agency' is used twice (names are compared ignoring case, 'Agency' is the "
+        "other). Give every account its own name.",
+    ),
+    "client_pin_equals_main": (
+        {"client_accounts": [{"name": "client-7", "pin_code": PIN}]},
+        "Client Accounts: account 'client-7' has the same pin code as account 'main'. Each AvidTrak account has "
+        "a pin code of its own: enter that client's pin code.",
+    ),
+    "client_pins_duplicate": (
+        {"client_accounts": [{"name": "c-1", "pin_code": "client-pin-1"}, {"name": "c-2", "pin_code": "client-pin-1"}]},
+        "Client Accounts: account 'c-2' has the same pin code as account 'c-1'.",
+    ),
+    "client_name_empty": (
+        {"client_accounts": [{"name": "", "pin_code": "client-pin-1"}]},
+        "Client account 1 has an empty name. Give it a label, e.g. the client's name.",
+    ),
+    "client_name_missing": (
+        {"client_accounts": [{"pin_code": "client-pin-1"}]},
+        "Client account 1 has no 'name'. Add it.",
+    ),
+    "client_pin_key_misspelled": (
+        {"client_accounts": [{"name": "client-7", "pin": "client-pin-1"}]},
+        "Client account 1 ('client-7') has no 'pin_code'; it has 'pin' instead. Rename the key to 'pin_code'.",
+    ),
 }
 
 
@@ -192,12 +219,16 @@ CDK_FIRST_IN_CHECK = {
     "pin_key_misspelled": "'pin_code' is a required property",
     "date_key_misspelled": "Config validation error: 'relative' was expected",
     "offset_key_misspelled": "Config validation error: ",
+    "client_name_empty": "'' should be non-empty",
+    "client_name_missing": "'name' is a required property",
+    "client_pin_key_misspelled": "'pin_code' is a required property",
 }
 CASES = sorted(INVALID)
 # The console script is `launch(SourceAvidtrak(), argv)` on the real clock, the launch tests'
 # code path: one case for each source of message (the connector's checks inside an option,
 # at the top level, on the Base URL, a misspelled key; the CDK's schema first in check).
 CONSOLE_SCRIPT_CASES = [
+    "client_pin_equals_main",
     "date_not_iso",
     "negative_single_date_offset",
     "blank_pin",

@@ -49,6 +49,7 @@ def expected_record(row: Mapping[str, str]) -> Dict[str, Any]:
     null), so on the wire an empty value is an absent key.
     """
     record: Dict[str, Any] = {key: value for key, value in row.items() if value != ""}
+    record["account"] = "main"  # no client accounts: the default Account Name
     record["call_date"] = record["call_date"].replace(" ", "T")
     for name, convert in (("duration", int), ("latitude", float), ("longitude", float)):
         if name in record:
@@ -138,6 +139,8 @@ def test_when_spec_then_one_spec_with_every_config_key(connector: Connector) -> 
     assert set(properties) == {
         "pin_code",
         "base_url",
+        "account_name",
+        "client_accounts",
         "reports",
         "duration",
         "timezone",
@@ -148,6 +151,7 @@ def test_when_spec_then_one_spec_with_every_config_key(connector: Connector) -> 
         "report_methods",
     }
     assert properties["pin_code"]["airbyte_secret"] is True
+    assert properties["client_accounts"]["items"]["properties"]["pin_code"]["airbyte_secret"] is True
 
 
 @pytest.mark.parametrize("success_code", [1, 200])
@@ -207,7 +211,7 @@ def test_given_reports_when_discover_then_exactly_those_streams(
     catalog = run.catalog
     assert [stream["name"] for stream in catalog["streams"]] == streams
     for stream in catalog["streams"]:
-        assert stream["source_defined_primary_key"] == [["call_id"]]
+        assert stream["source_defined_primary_key"] == [["account"], ["call_id"]]
         assert stream["default_cursor_field"] == ["call_date"] and stream["source_defined_cursor"] is True
         assert set(stream["supported_sync_modes"]) == {"full_refresh", "incremental"}
     assert simulator.requests == [], "discover must not call the API"
@@ -353,9 +357,9 @@ def stored_state(run: ConnectorRun) -> List[Dict[str, Any]]:
     return [{"type": "STREAM", "stream": state["stream"]} for state in states]
 
 
-def end_of_day(day: date) -> Dict[str, str]:
-    """The state after a sync that completed every window through `day`."""
-    return {"call_date": f"{day.isoformat()}T23:59:59"}
+def end_of_day(day: date) -> Dict[str, Any]:
+    """The state after a sync that completed every window through `day` (the one account, main)."""
+    return {"states": [{"partition": {"account": "main"}, "cursor": {"call_date": f"{day.isoformat()}T23:59:59"}}]}
 
 
 def test_given_no_state_when_incremental_then_state_is_the_end_of_the_last_window(
@@ -388,7 +392,8 @@ def test_given_state_when_next_incremental_then_it_resumes_lookback_days_back_an
 
     for stream_state in state:
         stream = stream_state["stream"]["stream_descriptor"]["name"]
-        state_day = date.fromisoformat(stream_state["stream"]["stream_state"]["call_date"][:10])
+        [main] = stream_state["stream"]["stream_state"]["states"]
+        state_day = date.fromisoformat(main["cursor"]["call_date"][:10])
         resumed = state_day - timedelta(days=lookback_days)
         asked = sorted({entry["startdate"][:10] for entry in simulator.requests if entry["method"] == stream})
         assert asked == [day.isoformat() for day in day_windows(resumed, last) for day in day[:1]]

@@ -410,15 +410,23 @@ def test_given_rows_without_id_or_with_unparseable_values_when_read_then_emitted
     by_duration = {
         record.get("_avidtrak_unparsed", {}).get("duration") or record["duration"]: record for record in records
     }
-    assert by_duration[30] == {"call_date": "2026-11-01T08:00:00", "duration": 30, "caller_name": "no id"}
-    assert by_duration[31] == {"call_date": "2026-11-01T09:00:00", "duration": 31}
-    assert by_duration[32] == {"call_id": "3", "duration": 32, "_avidtrak_unparsed": {"call_date": "yesterday at noon"}}
+    main = {"account": "main"}
+    assert by_duration[30] == {**main, "call_date": "2026-11-01T08:00:00", "duration": 30, "caller_name": "no id"}
+    assert by_duration[31] == {**main, "call_date": "2026-11-01T09:00:00", "duration": 31}
+    assert by_duration[32] == {
+        **main,
+        "call_id": "3",
+        "duration": 32,
+        "_avidtrak_unparsed": {"call_date": "yesterday at noon"},
+    }
     assert by_duration["12s"] == {
+        **main,
         "call_id": "4",
         "call_date": "2026-11-01T10:00:00",
         "_avidtrak_unparsed": {"duration": "12s"},
     }
     assert by_duration[40] == {
+        **main,
         "call_id": "5",
         "call_date": "2026-11-01T11:00:00",
         "duration": 40,

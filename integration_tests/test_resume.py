@@ -43,17 +43,27 @@ LOOKBACK_DAYS = 1
 KILL_AFTER_STATES = 6
 
 
+CLIENT = ("client-7", "client-7-pin")  # the second account of the agency runs
+ACCOUNTS = {"single": ("main",), "agency": ("main", CLIENT[0])}
+
+Key = Tuple[str, str]  # (account, call_id): the primary key
+
+
 @pytest.fixture(scope="module")
 def slow_sim():
-    """About 60 requests of 50 ms: a sync of a few seconds that a kill lands in the middle of."""
-    with AvidTrakSimulator(pins=(PIN,), latency_s=0.05) as simulator:
+    """About 60 requests of 50 ms per account: a sync of a few seconds that a kill lands in the middle of."""
+    with AvidTrakSimulator(pins=(PIN,), latency_s=0.05, clients=dict([CLIENT])) as simulator:
         yield simulator
 
 
-def ground_truth(sim) -> Dict[str, Dict[str, str]]:
-    """call_id -> call_date (ISO) of every call in the range, per report."""
+def ground_truth(sim, accounts: Tuple[str, ...]) -> Dict[str, Dict[Key, str]]:
+    """(account, call_id) -> call_date (ISO) of every call in the range, per report."""
     return {
-        method: {row["call_id"]: row["call_date"].replace(" ", "T") for row in sim.rows(method, FIRST, LAST)}
+        method: {
+            (account, row["call_id"]): row["call_date"].replace(" ", "T")
+            for account in accounts
+            for row in sim.rows(method, FIRST, LAST, client=None if account == "main" else account)
+        }
         for method in (GEO, OFFLINE)
     }
 
@@ -83,12 +93,12 @@ def read_then_kill(args: List[str], after_states: int) -> Tuple[List[Dict[str, A
     return messages, still_running
 
 
-def records_by_stream(messages) -> Dict[str, Dict[str, str]]:
-    found: Dict[str, Dict[str, str]] = {GEO: {}, OFFLINE: {}}
+def records_by_stream(messages) -> Dict[str, Dict[Key, str]]:
+    found: Dict[str, Dict[Key, str]] = {GEO: {}, OFFLINE: {}}
     for message in messages:
         if message["type"] == "RECORD":
             data = message["record"]["data"]
-            found[message["record"]["stream"]][data["call_id"]] = data["call_date"]
+            found[message["record"]["stream"]][(data["account"], data["call_id"])] = data["call_date"]
     return found
 
 
@@ -101,7 +111,13 @@ def last_states(messages) -> Dict[str, Dict[str, Any]]:
     return latest
 
 
-def settings_for(sim, num_workers: int) -> Dict[str, Any]:
+def cursors(stream_state: Dict[str, Any]) -> Dict[str, str]:
+    """Account -> call_date of a per-account stream state."""
+    return {entry["partition"]["account"]: entry["cursor"]["call_date"] for entry in stream_state["states"]}
+
+
+def settings_for(sim, num_workers: int, accounts: Tuple[str, ...]) -> Dict[str, Any]:
+    clients = [{"name": CLIENT[0], "pin_code": CLIENT[1]}] if CLIENT[0] in accounts else []
     return config(
         sim.base_url,
         reports=(GEO, OFFLINE),
@@ -110,49 +126,57 @@ def settings_for(sim, num_workers: int) -> Dict[str, Any]:
         page_size=10,
         num_workers=num_workers,
         lookback_days=LOOKBACK_DAYS,
+        client_accounts=clients,
     )
 
 
+@pytest.fixture(scope="module", params=sorted(ACCOUNTS))
+def accounts(request) -> Tuple[str, ...]:
+    return ACCOUNTS[request.param]
+
+
 @pytest.fixture(scope="module")
-def clean_run(slow_sim, tmp_path_factory) -> Dict[str, Dict[str, str]]:
+def clean_run(slow_sim, accounts, tmp_path_factory) -> Dict[str, Dict[Key, str]]:
     """The records of an uninterrupted sync, checked against the simulator's rows."""
     clean = run_connector(
-        write_args(tmp_path_factory.mktemp("clean"), "read", settings_for(slow_sim, 2), catalog(GEO, OFFLINE))
+        write_args(tmp_path_factory.mktemp("clean"), "read", settings_for(slow_sim, 2, accounts), catalog(GEO, OFFLINE))
     )
     assert clean.returncode == 0 and clean.errors == []
     found = records_by_stream(clean.messages)
     assert {stream: set(ids) for stream, ids in found.items()} == {
-        stream: set(ids) for stream, ids in ground_truth(slow_sim).items()
+        stream: set(ids) for stream, ids in ground_truth(slow_sim, accounts).items()
     }
     return found
 
 
-def assert_states_follow_their_records(messages, expected: Dict[str, Dict[str, str]]) -> None:
-    """When a STATE is emitted, every call it covers (call_date up to its value) was emitted before it."""
+def assert_states_follow_their_records(messages, expected: Dict[str, Dict[Key, str]]) -> None:
+    """When a STATE is emitted, every call it covers (an account's call_date up to its cursor)
+    was emitted before it."""
     emitted: Dict[str, set] = {GEO: set(), OFFLINE: set()}
     for message in messages:
         if message["type"] == "RECORD":
-            emitted[message["record"]["stream"]].add(message["record"]["data"]["call_id"])
+            data = message["record"]["data"]
+            emitted[message["record"]["stream"]].add((data["account"], data["call_id"]))
         elif message["type"] == "STATE":
             stream = message["state"]["stream"]["stream_descriptor"]["name"]
-            covered = message["state"]["stream"]["stream_state"]["call_date"]
-            missing = {call_id for call_id, call_date in expected[stream].items() if call_date <= covered} - emitted[
-                stream
-            ]
-            assert not missing, (stream, covered, sorted(missing)[:3])
+            for account, covered in cursors(message["state"]["stream"]["stream_state"]).items():
+                missing = {
+                    key for key, call_date in expected[stream].items() if key[0] == account and call_date <= covered
+                } - emitted[stream]
+                assert not missing, (stream, account, covered, sorted(missing)[:3])
 
 
 @pytest.mark.parametrize("num_workers", [1, 2])
 def test_given_sync_killed_after_some_states_when_resumed_from_last_state_then_union_equals_clean_run(
-    slow_sim, clean_run, tmp_path, num_workers
+    slow_sim, accounts, clean_run, tmp_path, num_workers
 ):
-    settings = settings_for(slow_sim, num_workers)
+    settings = settings_for(slow_sim, num_workers, accounts)
 
     first_run, killed_mid_sync = read_then_kill(
         write_args(tmp_path / "first", "read", settings, catalog(GEO, OFFLINE)), KILL_AFTER_STATES
     )
     assert killed_mid_sync
-    assert_states_follow_their_records(first_run, ground_truth(slow_sim))
+    assert_states_follow_their_records(first_run, ground_truth(slow_sim, accounts))
     saved = last_states(first_run)
     second = run_connector(write_args(tmp_path / "second", "read", settings, catalog(GEO, OFFLINE), saved.values()))
     assert second.returncode == 0 and second.errors == []
@@ -161,12 +185,13 @@ def test_given_sync_killed_after_some_states_when_resumed_from_last_state_then_u
     assert sum(map(len, before.values())) < sum(map(len, clean_run.values())), "the kill came too late"
     for stream in (GEO, OFFLINE):
         assert set(before[stream]) | set(after[stream]) == set(clean_run[stream]), stream
-        if stream not in saved:
-            continue
-        state_day = dt.date.fromisoformat(saved[stream]["stream"]["stream_state"]["call_date"][:10])
-        resume_from = (state_day - dt.timedelta(days=LOOKBACK_DAYS)).isoformat()
-        duplicates = set(before[stream]) & set(after[stream])
-        assert all(after[stream][call_id] >= resume_from for call_id in duplicates), stream
+        assert {account for account, _ in after[stream]} == set(accounts), "every account synced in the second run"
+        saved_cursors = cursors(saved[stream]["stream"]["stream_state"]) if stream in saved else {}
+        for account, cursor in saved_cursors.items():
+            # What both runs read of an account starts no earlier than its own cursor's day minus the lookback.
+            resume_from = (dt.date.fromisoformat(cursor[:10]) - dt.timedelta(days=LOOKBACK_DAYS)).isoformat()
+            duplicates = {key for key in set(before[stream]) & set(after[stream]) if key[0] == account}
+            assert all(after[stream][key] >= resume_from for key in duplicates), (stream, account)
 
 
 # --- a window that keeps failing ------------------------------------------------------

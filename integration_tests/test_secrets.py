@@ -33,6 +33,7 @@ from integration_tests.fault_support import (
     catalog,
     config,
     install_recording_sleep,
+    last_error,
     run_check,
     run_connector,
     run_read,
@@ -239,7 +240,66 @@ def test_given_rows_that_cannot_be_typed_then_pin_nowhere(pin, captured):
     captured.assert_no_leak()
 
 
-# --- the connector process, with --debug ---------------------------------------------------
+# --- agency accounts: the pin of a client account ------------------------------------------
+
+MAIN_PIN = "the-agency-main-pin"
+
+
+def agency_config(base_url: str, client_pin: str, **overrides: Any) -> dict:
+    clients = [{"name": "client-7", "pin_code": client_pin}, {"name": "client-8", "pin_code": "client-8-pin"}]
+    return config(base_url, pin=MAIN_PIN, client_accounts=clients, **overrides)
+
+
+@pytest.fixture
+def agency_sim(pin):
+    clients = {"client-7": pin, "client-8": "client-8-pin"}
+    with AvidTrakSimulator(pins=(MAIN_PIN,), clients=clients, empty_day_ratio=0.0) as simulator:
+        yield simulator
+
+
+def test_given_agency_sync_then_no_client_pin_anywhere(agency_sim, pin, captured):
+    captured.append(run_read(source(), agency_config(agency_sim.base_url, pin, num_workers=3)))
+
+    assert {m.record.data["account"] for m in captured[0].records} == {"main", "client-7", "client-8"}
+    assert not captured[0].errors
+    captured.assert_no_leak()
+
+
+def test_given_rejected_client_pin_then_pin_nowhere_in_read_or_check(pin, captured, tmp_path):
+    with AvidTrakSimulator(pins=(MAIN_PIN,), clients={"client-8": "client-8-pin"}) as agency:
+        captured.append(run_read(source(), agency_config(agency.base_url, pin)))
+        captured.append(run_check(source(), agency_config(agency.base_url, pin), tmp_path))
+
+    assert "AvidTrak rejected the pin code of account 'client-7'" in last_error(captured[0]).message
+    assert "account 'client-7'" in captured[1].connection_status_messages[-1].connectionStatus.message
+    captured.assert_no_leak()
+
+
+def test_given_client_pin_not_text_when_check_then_config_error_without_the_value(pin_case, tmp_path):
+    settings = {**config("https://avidtrak.com"), "client_accounts": [{"name": "client-7", "pin_code": 918273645}]}
+
+    completed = run_connector(write_args(tmp_path, "check", settings))
+
+    assert completed.errors[-1]["failure_type"] == "config_error"
+    assert (
+        completed.errors[-1]["message"]
+        == "Client account 1 ('client-7'): the pin code must be text (a JSON string in quotes)."
+    )
+    assert "918273645" not in process_output(completed)
+
+
+def test_given_debug_when_process_syncs_an_agency_with_a_rejected_client_then_no_pin_anywhere(pin, pin_case, tmp_path):
+    with AvidTrakSimulator(pins=(MAIN_PIN,), clients={"client-8": pin}) as agency:
+        settings = agency_config(agency.base_url, "p@ss word/+ rejected", first="2024-03-01", last="2024-03-01")
+        settings["client_accounts"][1]["pin_code"] = pin  # client-8 is accepted, client-7 rejected
+        completed = run_connector(write_args(tmp_path, "read", settings, debug=True))
+
+    assert completed.returncode == 1 and completed.errors[-1]["failure_type"] == "config_error"
+    assert "pincode=****" in completed.stdout
+    assert {record["data"]["account"] for record in completed.records} == {"main", "client-8"}
+    assert_no_leak(process_output(completed), pin_case)
+    for form in leak_forms("p@ss word/+ rejected", []):  # the rejected pin too
+        assert form not in process_output(completed), form
 
 
 def process_output(completed) -> str:

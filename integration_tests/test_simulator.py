@@ -314,6 +314,7 @@ def test_request_log_masks_the_pin_and_records_parameters(sim):
         "enddate": f"{DAY} 23:59:59",
         "pincode": "***",
         "pin_valid": True,
+        "account": "main",
         "fault": None,
         "code": 0,
     }
@@ -322,6 +323,21 @@ def test_request_log_masks_the_pin_and_records_parameters(sim):
     assert "wrong-pin" not in repr(sim.requests) and PIN not in repr(sim.requests)
     sim.clear_requests()
     assert sim.requests == []
+
+
+def test_given_client_accounts_then_each_pin_opens_its_own_rows_with_the_same_call_ids_and_the_log_names_it():
+    clients = {"client-7": "pin-7", "client-8": "pin-8"}
+    with AvidTrakSimulator(pins=(PIN,), clients=clients, empty_day_ratio=0.0) as sim:
+        main, seven, eight = (api(sim, pincode=pin)["data"] for pin in (PIN, "pin-7", "pin-8"))
+        assert api(sim, pincode="pin-9")["code"] == 4
+        labels = [entry["account"] for entry in sim.requests]
+
+        assert seven == sim.rows(OFFLINE_PORTAL_CALLS, DAY, DAY, client="client-7")
+        assert main == sim.rows(OFFLINE_PORTAL_CALLS, DAY, DAY)
+    assert main != seven != eight and main != eight
+    assert seven[0]["call_id"] == main[0]["call_id"]  # ids are unique within an account only
+    assert labels == ["main", "client-7", "client-8", None]
+    assert "pin-7" not in repr(sim.requests)
 
 
 def test_control_api_queues_faults_and_serves_the_log(sim):
@@ -380,6 +396,8 @@ def test_cli_prints_the_url_serves_and_exits_0_on_sigterm():
             "0",
             "--pin",
             "cli-pin",
+            "--client",
+            "client-7=cli-client-pin",
             "--calls-per-day",
             "5",
             "--empty-day-ratio",
@@ -398,6 +416,8 @@ def test_cli_prints_the_url_serves_and_exits_0_on_sigterm():
         url = line.split("=", 1)[1] + "/webservice/api.php"
         status, _, body = fetch(url, query(pincode="cli-pin"))
         assert status == 200 and json.loads(body)["code"] == 200
+        status, _, client_body = fetch(url, query(pincode="cli-client-pin"))
+        assert status == 200 and json.loads(client_body)["code"] == 200 and client_body != body
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=5) == 0
         assert process.stdout.read() == ""

@@ -8,7 +8,11 @@ locally installed `source-avidtrak` command and writes PyAirbyte's default local
 report tables there. PyAirbyte runs offline: no registry lookups, no telemetry.
 
     python scripts/demo.py                      # the simulator
+    python scripts/demo.py --clients 2          # the simulator as an agency with two client accounts
     python scripts/demo.py --pin YOUR_PIN       # a real account
+    python scripts/demo.py --pin AGENCY_PIN --client client-7=CLIENT_PIN   # an agency and its client
+
+With client accounts, the summary also shows each account's rows.
 """
 
 from __future__ import annotations
@@ -54,6 +58,16 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
         default=os.environ.get("AVIDTRAK_BASE_URL"),
         help=f"your AvidTrak instance (default: $AVIDTRAK_BASE_URL or {DEFAULT_BASE_URL})",
     )
+    parser.add_argument(
+        "--client",
+        action="append",
+        default=[],
+        metavar="NAME=PIN",
+        help="a client account of your agency to sync too (with --pin); repeatable",
+    )
+    parser.add_argument(
+        "--clients", type=int, default=0, help="simulator only: serve and sync this many client accounts (0-9)"
+    )
     parser.add_argument("--days", type=int, default=30, help="how many days back, ending yesterday (default 30)")
     parser.add_argument("--timezone", default="UTC", help="the account's IANA time zone (default UTC)")
     parser.add_argument(
@@ -68,7 +82,22 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
         parser.error(f"--timezone {args.timezone!r} is not an IANA time zone (e.g. America/New_York)")
     if args.base_url and not args.pin:
         parser.error("--base-url needs a pin code too (--pin or AVIDTRAK_PIN_CODE)")
+    if args.client and not args.pin:
+        parser.error("--client needs your agency's pin code too (--pin or AVIDTRAK_PIN_CODE)")
+    if args.clients and args.pin:
+        parser.error("--clients is for the simulator; for a real agency give --client NAME=PIN per client")
+    if not 0 <= args.clients <= 9:
+        parser.error("--clients must be from 0 to 9")
+    for value in args.client:
+        name, separator, pin = value.partition("=")
+        if not (name and separator and pin):
+            parser.error("--client takes NAME=PIN, e.g. client-7=1234567890 (got a value without NAME= or PIN)")
     return args
+
+
+def client_accounts(values: List[str]) -> List[Dict[str, str]]:
+    """`NAME=PIN` arguments as the connector's client_accounts."""
+    return [dict(zip(("name", "pin_code"), value.partition("=")[::2], strict=True)) for value in values]
 
 
 def find_connector(explicit: Optional[str]) -> str:
@@ -86,9 +115,13 @@ def find_connector(explicit: Optional[str]) -> str:
     )
 
 
-def connector_config(pin: str, base_url: str, days: int, timezone: str) -> Dict[str, Any]:
+def connector_config(
+    pin: str, base_url: str, days: int, timezone: str, clients: List[Dict[str, str]]
+) -> Dict[str, Any]:
+    accounts: Dict[str, Any] = {"account_name": "agency", "client_accounts": clients} if clients else {}
     return {
         "pin_code": pin,
+        **accounts,
         "base_url": base_url,
         "reports": list(STREAMS),
         "duration": {
@@ -100,14 +133,17 @@ def connector_config(pin: str, base_url: str, days: int, timezone: str) -> Dict[
     }
 
 
-def start_simulator(stack: ExitStack) -> tuple:
-    """The bundled simulator on a free loopback port: (base URL, pin code)."""
+def start_simulator(stack: ExitStack, clients: int) -> Tuple[str, str, List[Dict[str, str]]]:
+    """The bundled simulator on a free loopback port: (base URL, pin code, client accounts),
+    each client account with data of its own."""
     sys.path.insert(0, str(REPO_ROOT))
     from integration_tests.simulator import AvidTrakSimulator
 
     pin = "sim-pin-0001"
-    simulator = stack.enter_context(AvidTrakSimulator(pins=(pin,)))
-    return simulator.base_url, pin
+    accounts = [{"name": f"client-{n}", "pin_code": f"sim-client-pin-{n}"} for n in range(1, clients + 1)]
+    served = {account["name"]: account["pin_code"] for account in accounts}
+    simulator = stack.enter_context(AvidTrakSimulator(pins=(pin,), clients=served))
+    return simulator.base_url, pin, accounts
 
 
 def date_range(days: int, timezone: str) -> Tuple[date, date]:
@@ -152,9 +188,14 @@ def summarize(result: ab.ReadResult) -> None:
     print("\nAvidTrak sync summary", flush=True)
     print("=====================")
     for name, frame in frames.items():
-        dates = frame["call_date"].dropna().astype(str) if "call_date" in frame else []
-        span = f"{min(dates)[:10]} .. {max(dates)[:10]}" if len(dates) else "no calls"
-        print(f"{name:<22} {len(frame):>7,} rows   calls {span}")
+        print(f"{name:<22} {len(frame):>7,} rows   calls {_span(frame)}")
+    accounts = sorted({account for frame in frames.values() if "account" in frame for account in frame["account"]})
+    if len(accounts) > 1:
+        print(f"\nBy account ({len(accounts)} accounts, the `account` column):")
+        for account in accounts:
+            for name, frame in frames.items():
+                rows = frame[frame["account"] == account]
+                print(f"  {account:<12} {name:<22} {len(rows):>7,} rows   calls {_span(rows)}")
     calls = frames.get("offline_portal_calls")
     if calls is not None and len(calls) and "call_status" in calls:
         print("\nOffline portal calls by status:")
@@ -170,6 +211,11 @@ def summarize(result: ab.ReadResult) -> None:
         places = (geo["city"].fillna("?") + ", " + geo["state"].fillna("?")).value_counts().head(TOP_CITIES)
         for place, count in places.items():
             print(f"  {place:<22} {count:>6,}")
+
+
+def _span(frame: Any) -> str:
+    dates = frame["call_date"].dropna().astype(str) if "call_date" in frame else []
+    return f"{min(dates)[:10]} .. {max(dates)[:10]}" if len(dates) else "no calls"
 
 
 def print_query_hint(result: ab.ReadResult) -> None:
@@ -203,13 +249,16 @@ def main(argv: Optional[list] = None) -> int:
     executable = find_connector(args.connector)
     with ExitStack() as stack:
         if args.pin:
-            base_url, pin = args.base_url or DEFAULT_BASE_URL, args.pin
+            base_url, pin, clients = args.base_url or DEFAULT_BASE_URL, args.pin, client_accounts(args.client)
             step(f"Syncing your AvidTrak account at {base_url}")
         else:
             with phase("simulator start", "Starting the AvidTrak simulator (no --pin given)"):
-                base_url, pin = start_simulator(stack)
+                base_url, pin, clients = start_simulator(stack, args.clients)
             step(f"Simulator listening at {base_url}")
-        config = connector_config(pin, base_url, args.days, args.timezone)
+        if clients:
+            names = ", ".join(client["name"] for client in clients)
+            step(f"Accounts: agency (the pin code) and {len(clients)} client account(s): {names}")
+        config = connector_config(pin, base_url, args.days, args.timezone, clients)
         first, last = date_range(args.days, args.timezone)
         step(f"Connector: {executable}")
         step(

@@ -46,6 +46,7 @@ CONFIG_KEYS = frozenset(
 )
 DEFAULT_ACCOUNT_NAME = "main"
 CLIENT_ACCOUNT_KEYS = frozenset({"name", "pin_code"})
+CLIENT_ACCOUNTS_SHAPE = 'Client Accounts must be a list of {"name": ..., "pin_code": ...} objects.'
 LOOPBACK_HOSTS = {"localhost"}
 
 Clock = Callable[[], datetime]
@@ -187,7 +188,7 @@ def _parse_accounts(config: Mapping[str, Any], pin: str) -> Tuple[Account, ...]:
     raw = config.get("client_accounts")
     raw = [] if raw is None else raw
     if not isinstance(raw, list):
-        raise ConfigError('Client Accounts must be a list of {"name": ..., "pin_code": ...} objects.')
+        raise ConfigError(CLIENT_ACCOUNTS_SHAPE)
     for position, entry in enumerate(raw, start=1):
         accounts.append(_parse_client_account(entry, position))
     seen_names: dict[str, Account] = {}
@@ -208,6 +209,17 @@ def _parse_accounts(config: Mapping[str, Any], pin: str) -> Tuple[Account, ...]:
     return tuple(accounts)
 
 
+def reject_unmasked_pin_values(config: Mapping[str, Any]) -> None:
+    """Client Accounts the CDK's schema check would quote, pin codes and all (inputs.py says why):
+    not a list, or a pin code that is not text. A ConfigError that echoes no value."""
+    entries = config.get("client_accounts")
+    if entries is not None and not isinstance(entries, list):
+        raise ConfigError(CLIENT_ACCOUNTS_SHAPE)
+    for position, entry in enumerate(entries or [], start=1):
+        if isinstance(entry, Mapping) and "pin_code" in entry and not isinstance(entry["pin_code"], str):
+            _parse_client_account(entry, position)  # raises the error parse_settings would
+
+
 def _parse_client_account(entry: Any, position: int) -> Account:
     subject = f"Client account {position}"
     if not isinstance(entry, Mapping):
@@ -215,7 +227,9 @@ def _parse_client_account(entry: Any, position: int) -> Account:
     name = entry.get("name")
     if "name" not in entry:
         raise ConfigError(_missing_key_message(subject, "name", entry, CLIENT_ACCOUNT_KEYS))
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(name, str):
+        raise ConfigError(f"{subject} has a name that is not text (a JSON string in quotes).")
+    if not name.strip():
         raise ConfigError(f"{subject} has an empty name. Give it a label, e.g. the client's name.")
     subject = f"Client account {position} ({name.strip()!r})"
     if "pin_code" not in entry:

@@ -4,6 +4,11 @@ The CDK's readers end in "Something went wrong in the connector" for a file that
 JSON or not readable (the image runs as uid 1000, so a mounted file owned by another
 user often is not), and drop a LEGACY state without a word: the next sync would re-read
 the whole configured range. Every problem here is a ConfigError naming the file.
+
+One check on the config's content runs here, before anything else: a client account's pin
+code that is not text. In `check` the CDK validates the config against the spec before the
+connector runs, and its message quotes the value ("98765 is not of type 'string'"); it
+masks only top-level secrets, not those inside the Client Accounts array.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from airbyte_cdk.models import (
     ConfiguredAirbyteCatalogSerializer,
 )
 
-from source_avidtrak.config import ConfigError
+from source_avidtrak.config import ConfigError, reject_unmasked_pin_values
 
 logger = logging.getLogger("airbyte")
 LEGACY = "LEGACY"
@@ -53,6 +58,7 @@ def read_config_file(path: str) -> MutableMapping[str, Any]:
     config = read_json_file(path, "config")
     if not isinstance(config, dict):
         raise ConfigError(f"The config file {path} holds a JSON {_kind(config)}; it must be an object ({{...}}).")
+    reject_unmasked_pin_values(config)
     return config
 
 

@@ -225,3 +225,60 @@ def test_given_bad_report_method_when_parsed_then_config_error_naming_the_settin
         parse_settings({"pin_code": "abc", "report_methods": methods})
 
     assert message in raised.value.message
+
+
+def test_given_no_account_keys_when_parse_then_one_account_named_main_with_the_pin_code():
+    settings = parse_settings(ConfigBuilder().build())
+
+    assert [(account.name, account.pin_code) for account in settings.accounts] == [("main", PIN_CODE)]
+    assert not settings.names_accounts
+
+
+def test_given_client_accounts_when_parse_then_main_first_then_clients_in_order_names_stripped():
+    config = (
+        ConfigBuilder()
+        .with_account_name(" agency ")
+        .with_client_account(" client-7", " pin-7 ")
+        .with_client_account("client-8", "pin-8")
+        .build()
+    )
+
+    settings = parse_settings(config)
+
+    assert [(a.name, a.pin_code) for a in settings.accounts] == [
+        ("agency", PIN_CODE),
+        ("client-7", "pin-7"),
+        ("client-8", "pin-8"),
+    ]
+    assert settings.names_accounts and settings.pin_code == PIN_CODE
+
+
+def test_given_an_account_when_repr_then_its_pin_code_is_not_in_it():
+    settings = parse_settings(ConfigBuilder().with_client_account("client-7", "secret-pin-7").build())
+
+    assert "secret-pin-7" not in repr(settings) and PIN_CODE not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    "builder, expected",
+    [
+        (ConfigBuilder().with_value("client_accounts", "x"), 'Client Accounts must be a list of {"name": ...'),
+        (ConfigBuilder().with_value("client_accounts", ["x"]), 'Client account 1 must be an object {"name": ...'),
+        (ConfigBuilder().with_client_account("c", 7), "Client account 1 ('c'): the pin code must be text"),
+        (ConfigBuilder().with_client_account("c", " "), "Client account 1 ('c') has an empty pin code."),
+        (ConfigBuilder().with_client_account(5, "p"), "Client account 1 has a name that is not text"),
+        (ConfigBuilder().with_client_account(" ", "p"), "Client account 1 has an empty name."),
+        (ConfigBuilder().with_account_name(3), "Account Name must be a non-empty label"),
+        (
+            ConfigBuilder().with_client_account("A", "p1").with_client_account("a", "p2"),
+            "Client Accounts: the name 'a' is used twice (names are compared ignoring case, 'A' is the other).",
+        ),
+    ],
+)
+def test_given_bad_accounts_when_parse_then_config_error_naming_the_account_never_the_pin(builder, expected):
+    with pytest.raises(ConfigError) as raised:
+        parse_settings(builder.build())
+
+    assert raised.value.failure_type == FailureType.config_error
+    assert expected in raised.value.message
+    assert all(pin not in raised.value.message for pin in (PIN_CODE, "p1", "p2", "7"))
