@@ -85,7 +85,7 @@ class AvidTrakSimulator:
         extra_field_ratio=0.05,
         clients=None,
     ):
-        """``pins`` all open the main account; ``clients`` maps a label to the pin of a
+        """``pins`` all open the main account; ``clients`` (a mapping, or (label, pin) pairs) maps a label to the pin of a
         client account of its own, whose rows differ (its own seed) but whose call ids
         repeat the main account's, as two real accounts' ids may."""
         spec = DataSpec(seed, calls_per_day, empty_day_ratio, extra_field_ratio)
@@ -94,7 +94,7 @@ class AvidTrakSimulator:
             label: AvidTrakAccount(
                 dataclasses.replace(spec, seed=seed + number), (pin,), success_code, auth_failed_code
             )
-            for number, (label, pin) in enumerate((clients or {}).items(), start=1)
+            for number, (label, pin) in enumerate(dict(clients or {}).items(), start=1)
         }
         self._by_pin = {pin: (label, account) for label, account in self.clients.items() for pin in account.pins}
         self.latency_s, self.port = latency_s, port

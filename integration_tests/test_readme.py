@@ -26,6 +26,7 @@ from integration_tests.conftest import (
     STREAMS,
     Connector,
     ConnectorRun,
+    SimulatorPool,
     configured_catalog,
     make_config,
     specific_range,
@@ -163,12 +164,31 @@ def test_given_a_json_block_when_parsed_then_it_is_json_of_a_known_kind(block: B
     )
 
 
+# The client accounts the README's agency example names, as its simulator command starts them.
+README_CLIENTS = (("client-7", "sim-client-pin-7"), ("client-8", "sim-client-pin-8"))
+
+
 @pytest.mark.parametrize("block", blocks_of("config"))
 def test_given_a_config_block_when_check_on_the_simulator_then_succeeded(
-    block: Optional[Block], connector: Connector, simulator: AvidTrakSimulator
+    block: Optional[Block], connector: Connector, simulators: SimulatorPool
 ) -> None:
+    simulator = simulators.get(clients=README_CLIENTS)
     run = connector.run("check", config=on_simulator(parsed(block, "config"), simulator))
     assert run.connection_status["status"] == "SUCCEEDED", run.describe()
+
+
+def test_given_the_agency_block_when_read_on_its_simulator_then_every_account_syncs(
+    connector: Connector, simulators: SimulatorPool
+) -> None:
+    [agency] = [block for block in ALL_BLOCKS if kind_of_block(block) == "config" and "client_accounts" in block.text]
+    simulator = simulators.get(clients=README_CLIENTS)
+    config = {**read_config(simulator), **on_simulator(parsed(agency, "config"), simulator)}
+
+    run = connector.run("read", config=config, catalog=configured_catalog("full_refresh"))
+
+    assert_read_completed(run, STREAMS)
+    accounts = {message["record"]["data"]["account"] for message in run.of_type("RECORD")}
+    assert accounts == {"example-agency", "client-7", "client-8"}
 
 
 @pytest.mark.parametrize("block", blocks_of("duration"))

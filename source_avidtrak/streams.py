@@ -128,7 +128,7 @@ class AvidTrakStream(HttpStream, ABC):
     ) -> Iterable[Optional[Mapping[str, Any]]]:
         by_account = self.windows(sync_mode, stream_state)
         for name, windows in by_account.items():
-            who = f"{self.name} ({self._accounts[name].describe()})" if self._settings.names_accounts else self.name
+            who = self._who(self._accounts[name])
             if windows:
                 first, last = windows[0].first_day, windows[-1].last_day
                 self.logger.info(f"{who}: reading {first}..{last} in {len(windows)} window(s)")
@@ -185,6 +185,10 @@ class AvidTrakStream(HttpStream, ABC):
     def _account_of(self, stream_slice: Optional[Mapping[str, Any]]) -> Account:
         return self._accounts[(stream_slice or {})[ACCOUNT_FIELD]]
 
+    def _who(self, account: Account) -> str:
+        """The stream, and the account when there are several: the subject of a log line."""
+        return f"{self.name} ({account.describe()})" if self._settings.names_accounts else self.name
+
     def _give_up_advice(self) -> str:
         retries = self._retry_policy.max_retries
         tried = f"Gave up after {retries} {'retry' if retries == 1 else 'retries'}"
@@ -238,17 +242,16 @@ class AvidTrakStream(HttpStream, ABC):
             raise error
         if envelope.is_no_data and self._page.number == api.FIRST_PAGE:
             no_data = envelope.status or "no data"
-            self.logger.info(f"{self.name}: no calls for {window.describe()} (AvidTrak code 0: {no_data})")
+            self.logger.info(f"{self._who(account)}: no calls for {window.describe()} (AvidTrak code 0: {no_data})")
         records, problems = self._typer.type_rows(envelope.rows, account.name)
         if problems:
-            self._warn(problems, stream_slice)
+            self._warn(problems, account, window)
         return records
 
-    def _warn(self, problems: Mapping[str, int], stream_slice: Optional[Mapping[str, Any]]) -> None:
-        window = Window.from_slice(stream_slice or {}).describe()
+    def _warn(self, problems: Mapping[str, int], account: Account, window: Window) -> None:
         details = ", ".join(f"{count} without a valid {field}" for field, count in sorted(problems.items()))
         self.logger.warning(
-            f"{self.name} {window} page {self._page.number}: {details}. These rows are emitted anyway; values that "
+            f"{self._who(account)} {window.describe()} page {self._page.number}: {details}. These rows are emitted anyway; values that "
             "could not be typed are null, with their raw text under _avidtrak_unparsed."
         )
 
