@@ -234,3 +234,26 @@ def test_given_every_pin_accepted_when_check_then_one_request_per_account_and_su
     output = run_check(agency().build())
 
     assert output.connection_status_messages[-1].connectionStatus.status == Status.SUCCEEDED
+
+
+def test_given_one_account_down_when_read_then_the_others_complete_and_one_transient_error_names_it(
+    http_mocker: HttpMocker,
+):
+    unavailable = AvidTrakResponseBuilder.raw("<html>503</html>", 503).build()
+    for day in ("2026-11-23", "2026-11-24"):
+        http_mocker.get(offline(day, PIN_CODE), calls(f"A-{day}", day=day))
+        http_mocker.get(offline(day, CLIENT_8_PIN), calls(f"E-{day}", day=day))
+    http_mocker.get(offline("2026-11-23", CLIENT_7_PIN), [unavailable] * 3)  # one request and two retries
+
+    output = run_read(
+        agency().with_date_range("2026-11-23", "2026-11-24").with_num_workers(1).build(),
+        OFFLINE_PORTAL_CALLS,
+        sync_mode=SyncMode.incremental,
+        expect_failure=True,
+    )
+
+    assert {account: len(ids) for account, ids in by_account(output).items()} == {"agency": 2, "client-8": 2}
+    assert set(cursors(raw_states(output, OFFLINE_PORTAL_CALLS)[-1])) == {"agency", "client-8"}
+    [error] = error_traces(output)
+    assert error.failure_type == FailureType.transient_error
+    assert error.message.startswith("Account 'client-7': AvidTrak answered HTTP 503 for report offline_portal_calls")
