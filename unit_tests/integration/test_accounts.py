@@ -42,10 +42,11 @@ def agency() -> ConfigBuilder:
 
 
 def by_account(output) -> dict:
+    """Account -> its call ids, sorted: windows run in parallel, so records arrive in any order."""
     found: dict = {}
     for record in record_data(output):
         found.setdefault(record["account"], []).append(record["call_id"])
-    return found
+    return {account: sorted(ids) for account, ids in found.items()}
 
 
 def cursors(state: dict) -> dict:
