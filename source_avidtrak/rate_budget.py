@@ -15,11 +15,14 @@ of them, instead of each worker hitting the limit and sleeping on its own.
   cap). The pace then becomes what AvidTrak actually let through: the responses that were
   not 429 since the previous 429 (or the start), per second, times `SAFETY`. Between two
   429s the server's bucket goes from empty to empty, so that count is its refill rate.
-  Without a known limit the read starts unpaced: only the requests in flight when AvidTrak
-  first says no are answered 429. When nothing got through since the last 429, the pace
-  halves (or, while there is none yet, the pause alone holds every worker back).
-- Every `PROBE_SECONDS` without a 429 the pace rises by `PROBE_STEP` (never above a known
-  limit), so a pace learned during a short squeeze does not slow the rest of the read.
+  Responses that arrive during the pause were sent before it: they count for the interval
+  that ended with the 429, so a slow first answer does not make the pace too low.
+  Without a known limit the read starts with a slow start (below), so only the requests in
+  flight when AvidTrak first says no are answered 429. When nothing got through since the
+  last 429, the pace halves.
+- Every `PROBE_SECONDS` without a 429 the pace rises (never above a known limit), fast
+  while it was measured over the first burst only, gently once measured between two 429s,
+  so a pace learned during a short squeeze does not slow the rest of the read.
 
 Retries are unchanged: the error handler retries a 429 and it counts toward the retry
 budget (errors.RetryPolicy.max_retries). With the shared pause a 429 is rare, so a
@@ -43,8 +46,16 @@ from airbyte_cdk.sources.streams.call_rate import BaseCallRatePolicy, CallRateLi
 from source_avidtrak.errors import RetryPolicy, retry_after_seconds
 
 SAFETY = 0.95  # pace a little under the measured rate, so the server's bucket refills
+# Slow start: without a known limit the first second is paced at this rate, doubling every
+# second until UNPACED_ABOVE. When AvidTrak first says no, few requests are then in flight
+# (10 workers sending at once would all be answered 429), and a sync nobody limits loses
+# nothing: 50 requests/s is more than 10 workers read pages of 500 rows at.
+SLOW_START_REQUESTS_PER_SECOND = 50.0
+UNPACED_ABOVE = 1000.0
 PROBE_SECONDS = 5.0
-PROBE_STEP = 1.10
+# A pace measured over a short interval (the first burst) may be far too low: probe fast.
+# One measured between two 429s at least CONFIRM_SECONDS apart is the server's: probe gently.
+PROBE_STEP, CONFIRMED_PROBE_STEP, CONFIRM_SECONDS = 1.25, 1.02, 2.0
 MIN_REQUESTS_PER_SECOND = 0.05  # one request every 20 s: AvidTrak let nothing through
 
 logger = logging.getLogger("airbyte")
@@ -61,7 +72,8 @@ class SharedPace(BaseCallRatePolicy):
     ) -> None:
         super().__init__(matchers=[])  # no matchers: every request
         self._ceiling = requests_per_second
-        self._rate = requests_per_second  # None: unpaced until AvidTrak answers 429
+        self._rate: Optional[float] = requests_per_second or SLOW_START_REQUESTS_PER_SECOND  # None: unpaced
+        self._slow_start = requests_per_second is None
         self._floor_s = retry_policy.retry_after_floor_seconds
         self._cap_s = retry_policy.cap_seconds
         self._clock = clock
@@ -70,10 +82,12 @@ class SharedPace(BaseCallRatePolicy):
         self._next_grant = self._paused_until = now
         self._measured_since = self._changed_at = now
         self._passed = 0  # responses that were not 429 since `_measured_since`
+        # The interval that ended at the last 429: what passed in it, and its length (at least 1 s).
+        self._last_passed, self._last_interval_s = 0, 1.0
 
     @property
     def requests_per_second(self) -> Optional[float]:
-        """The current pace; None while unpaced."""
+        """The current pace; None once the slow start is over and AvidTrak never said no."""
         return self._rate
 
     def try_acquire(self, request: Any, weight: int) -> None:
@@ -98,7 +112,11 @@ class SharedPace(BaseCallRatePolicy):
         with self._lock:
             now = self._clock()
             if available_calls != 0:
-                self._passed += 1
+                if now < self._paused_until:  # sent before the 429 that paused everyone: it counts there
+                    self._last_passed += 1
+                    self._pace_from_last_interval()
+                else:
+                    self._passed += 1
                 return
             pause = min(max(_seconds_until(call_reset_ts), self._floor_s), self._cap_s)
             if now < self._paused_until:  # another request that was in flight before the pause
@@ -112,19 +130,29 @@ class SharedPace(BaseCallRatePolicy):
         )
 
     def _slow_down(self, now: float) -> None:
-        measured = self._passed / max(now - self._measured_since, 1.0)
-        if measured > 0:
-            rate: Optional[float] = SAFETY * measured
-        else:  # nothing got through since the last 429: halve the pace, or just pause if there is none yet
-            rate = self._rate / 2 if self._rate is not None else None
-        if rate is not None:
-            self._rate = max(MIN_REQUESTS_PER_SECOND, min(rate, self._ceiling or rate))
+        self._last_passed, self._last_interval_s = self._passed, max(now - self._measured_since, 1.0)
         self._passed, self._measured_since, self._changed_at = 0, now, now
+        self._slow_start = False
+        if self._last_passed == 0:  # nothing got through: halve the pace, or only pause while there is none
+            if self._rate is not None:
+                self._rate = max(MIN_REQUESTS_PER_SECOND, self._rate / 2)
+            return
+        self._pace_from_last_interval()
+
+    def _pace_from_last_interval(self) -> None:
+        rate = SAFETY * self._last_passed / self._last_interval_s
+        self._rate = max(MIN_REQUESTS_PER_SECOND, min(rate, self._ceiling or rate))
 
     def _probe(self, now: float) -> None:
+        if self._slow_start and self._rate is not None and now - self._changed_at >= 1.0:
+            doubled = self._rate * 2
+            self._rate = doubled if doubled < UNPACED_ABOVE else None
+            self._slow_start, self._changed_at = self._rate is not None, now
+            return
         if self._rate is None or self._rate == self._ceiling or now - self._changed_at < PROBE_SECONDS:
             return
-        self._rate = min(self._rate * PROBE_STEP, self._ceiling or float("inf"))
+        step = CONFIRMED_PROBE_STEP if self._last_interval_s >= CONFIRM_SECONDS else PROBE_STEP
+        self._rate = min(self._rate * step, self._ceiling or float("inf"))
         self._changed_at = now
 
     def _describe(self) -> str:

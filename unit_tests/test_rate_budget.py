@@ -17,7 +17,16 @@ from airbyte_cdk.sources.streams.call_rate import CallRateLimitHit, LimiterSessi
 
 from integration_tests.simulator import AvidTrakSimulator, Fault
 from source_avidtrak.errors import RetryPolicy
-from source_avidtrak.rate_budget import PROBE_SECONDS, PROBE_STEP, SAFETY, AvidTrakBudget, SharedPace, rate_budget
+from source_avidtrak.rate_budget import (
+    CONFIRMED_PROBE_STEP,
+    PROBE_SECONDS,
+    PROBE_STEP,
+    SAFETY,
+    SLOW_START_REQUESTS_PER_SECOND,
+    AvidTrakBudget,
+    SharedPace,
+    rate_budget,
+)
 
 POLICY = RetryPolicy(retry_after_floor_seconds=0.05)
 REQUEST = requests.Request("GET", "http://127.0.0.1/webservice/api.php").prepare()
@@ -81,11 +90,20 @@ def test_given_a_429_when_budget_updates_then_policy_pauses_until_retry_after():
     assert wait_of(pace) is None
 
 
-def test_given_no_known_limit_when_no_429_then_unpaced():
-    pace = SharedPace(None, POLICY, clock=Clock())
+def test_given_no_known_limit_when_no_429_then_slow_start_doubles_every_second_until_unpaced():
+    clock = Clock()
+    pace = SharedPace(None, POLICY, clock=clock)
 
+    assert wait_of(pace) is None
+    assert wait_of(pace) == pytest.approx(1 / SLOW_START_REQUESTS_PER_SECOND)
+    paces = []
+    for _ in range(6):
+        clock.now += 1.0
+        wait_of(pace)
+        paces.append(pace.requests_per_second)
+
+    assert paces == [100.0, 200.0, 400.0, 800.0, None, None]
     assert [wait_of(pace) for _ in range(50)] == [None] * 50
-    assert pace.requests_per_second is None
 
 
 def test_given_requests_per_second_when_acquiring_then_spaced_one_over_rate():
@@ -219,11 +237,28 @@ def test_given_requests_per_second_when_threads_send_through_a_token_bucket_then
     assert elapsed >= 0.9 * 23 / 20  # 24 requests 1/20 s apart
 
 
-def test_given_first_request_gets_a_429_when_no_pace_yet_then_pause_only():
+def test_given_first_request_gets_a_429_when_nothing_passed_then_pause_and_half_the_slow_start():
     clock = Clock()
     pace = SharedPace(None, POLICY, clock=clock)
 
     pace.update(0, in_seconds(1))
 
-    assert pace.requests_per_second is None
+    assert pace.requests_per_second == SLOW_START_REQUESTS_PER_SECOND / 2
     assert wait_of(pace) == pytest.approx(1.0, abs=0.1)
+
+
+def test_given_pace_measured_between_two_429s_when_probing_then_gently():
+    clock = Clock()
+    pace = SharedPace(None, POLICY, clock=clock)
+    pace.update(0, in_seconds(0))
+    clock.now += 1.0  # past the pause
+    for _ in range(30):  # 30 passed in the 10 s between two 429s: the server's 3/s
+        pace.update(None, None)
+    clock.now += 9.0
+    pace.update(0, in_seconds(0))
+    assert pace.requests_per_second == pytest.approx(SAFETY * 3.0)
+
+    clock.now += PROBE_SECONDS
+    wait_of(pace)
+
+    assert pace.requests_per_second == pytest.approx(SAFETY * 3.0 * CONFIRMED_PROBE_STEP)
