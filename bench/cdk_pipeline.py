@@ -1,4 +1,4 @@
-"""The CDK's share of a read: the connector's read path with HTTP, parsing and typing taken out.
+"""The CDK floor: the connector's read path with HTTP, parsing and typing taken out.
 
 Builds the simulator's rows for the given days in memory, types them with the connector's
 RecordTyper, then times `launch(SourceAvidtrak(stream_classes=...), ["read", ...])`, the
