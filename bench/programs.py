@@ -134,7 +134,7 @@ def measure(
             reference = reference or (name, read)
             require_same(read, reference, name, scenario)
         names = list(commands) if runs > 1 else list(unchecked)
-        for repetition in range(runs):
+        for repetition in range(runs if names else 0):
             for name in names[repetition % len(names) :] + names[: repetition % len(names)]:
                 series[name].runs.append(run_measured(commands[name](simulator.url)))
     return series
