@@ -25,7 +25,6 @@ UNPARSED_FIELD = "_avidtrak_unparsed"
 AVIDTRAK_DATETIME_SEPARATORS = "-- ::"
 
 Converter = Callable[[Any], Any]
-_ONLY_STRINGS = frozenset({str})
 
 
 def to_integer(value: Any) -> int:
@@ -116,12 +115,10 @@ class RecordTyper:
 
     def type_row(self, row: Mapping[str, Any], problems: Counter[str]) -> Dict[str, Any]:
         record = {key: (None if value == "" else value) for key, value in row.items()}
-        # AvidTrak sends strings only; one C-level pass over the types spares the per-field loop.
-        if not _ONLY_STRINGS.issuperset(map(type, row.values())):
-            for name in self._string_fields:
-                value = record.get(name)
-                if value is not None and type(value) is not str:
-                    self._convert(record, name, to_string, problems)
+        for name in self._string_fields:
+            value = record.get(name)
+            if value is not None and type(value) is not str:
+                self._convert(record, name, to_string, problems)
         for name, convert in self._converters:
             value = record.get(name)
             if value is None:
