@@ -52,6 +52,7 @@ def typed(row: dict) -> dict:
         record[name] = float(record[name])
     if "call_date" in record:
         record["call_date"] = datetime.fromisoformat(record["call_date"]).isoformat()
+    record["account"] = "main"  # the connector's account field: the default Account Name
     return record
 
 

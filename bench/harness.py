@@ -14,6 +14,7 @@ import json
 import os
 import resource
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -23,6 +24,20 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
+
+try:  # the CDK's own JSON library: fingerprinting a year's 1.46 M lines with json takes a minute
+    import orjson
+
+    def canonical(stream: str, data: dict) -> bytes:
+        return orjson.dumps([stream, data], option=orjson.OPT_SORT_KEYS)
+
+    loads = orjson.loads
+except ImportError:  # pragma: no cover - the venv has orjson (a CDK dependency)
+
+    def canonical(stream: str, data: dict) -> bytes:
+        return json.dumps([stream, data], sort_keys=True, ensure_ascii=False).encode()
+
+    loads = json.loads
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -67,9 +82,20 @@ class Series:
 
 
 class Simulator:
-    """`python -m integration_tests.simulator` as a child process, stopped with SIGTERM."""
+    """`python -m integration_tests.simulator` as a child process, stopped with SIGTERM.
 
-    def __init__(self, calls_per_day: int, latency_ms: float = 0.0, seed: int = 42) -> None:
+    `rate_limit` and `burst` turn on its token bucket (HTTP 429 with Retry-After beyond it).
+    """
+
+    def __init__(
+        self,
+        calls_per_day: int,
+        latency_ms: float = 0.0,
+        seed: int = 42,
+        rate_limit: Optional[float] = None,
+        burst: Optional[float] = None,
+    ) -> None:
+        limit = ["--rate-limit", str(rate_limit), "--burst", str(burst or rate_limit)] if rate_limit else []
         self.args = [
             sys.executable,
             "-m",
@@ -84,18 +110,28 @@ class Simulator:
             "0",
             "--latency-ms",
             str(latency_ms),
+            *limit,
         ]
         self.process: Optional[subprocess.Popen] = None
         self.url = ""
 
     def __enter__(self) -> Simulator:
-        self.process = subprocess.Popen(self.args, cwd=REPO, stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(self.args, cwd=REPO, stdout=subprocess.PIPE, text=True, env=child_env())
         line = self.process.stdout.readline().strip()
         if not line.startswith("AVIDTRAK_SIMULATOR_URL="):
             self.__exit__()
             raise RuntimeError(f"the simulator did not start: {line!r}")
         self.url = line.partition("=")[2]
         return self
+
+    def stats(self) -> Dict[str, int]:
+        """API requests received so far, and how many the token bucket answered 429."""
+        # A bare HTTP/1.0 GET: urllib and http.client would load ssl (OpenSSL) into the bench.
+        host, _, port = self.url.removeprefix("http://").partition(":")
+        with socket.create_connection((host, int(port)), timeout=10) as connection:
+            connection.sendall(b"GET /__sim__/stats HTTP/1.0\r\nHost: " + host.encode() + b"\r\n\r\n")
+            reply = b"".join(iter(lambda: connection.recv(65536), b""))
+        return json.loads(reply.partition(b"\r\n\r\n")[2])
 
     def __exit__(self, *exc_info) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -107,11 +143,17 @@ class Simulator:
                 self.process.wait()
 
 
-def run_measured(command: Sequence[str], stdout_path: str = os.devnull, env: Optional[Dict[str, str]] = None) -> Run:
+def child_env() -> Dict[str, str]:
+    """This checkout's code first: the venv's console scripts may belong to another worktree."""
+    paths = [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "AIRBYTE_OFFLINE_MODE": "1", "DO_NOT_TRACK": "1"}
+
+
+def run_measured(command: Sequence[str], stdout_path: str = os.devnull) -> Run:
     """Runs one child to completion; fails loudly (with its stderr tail) on a non-zero exit."""
     with open(stdout_path, "wb") as stdout, tempfile.TemporaryFile() as stderr:
         started = time.perf_counter()
-        process = subprocess.Popen(list(command), cwd=REPO, stdout=stdout, stderr=stderr, env=env)
+        process = subprocess.Popen(list(command), cwd=REPO, stdout=stdout, stderr=stderr, env=child_env())
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -129,7 +171,8 @@ class Fingerprint:
     The digest is the sum (mod 2**64) of Python's hash of each record's canonical JSON: stable
     within one bench process, which is where all fingerprints are compared. No records are
     held and hashlib (OpenSSL, 4 MB) is not loaded: the bench stays far below the programs'
-    memory (see run_measured).
+    memory (see run_measured). orjson, already loaded by the CDK's children anyway, is the
+    one import: with json the year backfill's fingerprints alone took a minute.
     """
 
     counts: Tuple[Tuple[str, int], ...]
@@ -147,9 +190,8 @@ def fingerprint(path: str) -> Fingerprint:
         for line in lines:
             if not line.startswith(b'{"type":"RECORD"'):
                 continue
-            record = json.loads(line)["record"]
-            canonical = json.dumps([record["stream"], record["data"]], sort_keys=True, ensure_ascii=False)
-            digest += hash(canonical)
+            record = loads(line)["record"]
+            digest += hash(canonical(record["stream"], record["data"]))
             counts[record["stream"]] += 1
     return Fingerprint(tuple(sorted(counts.items())), digest % 2**64)
 

@@ -6,7 +6,8 @@ under any path ending in ``/api.php`` (white-label hosts add prefixes).
 Faults stand in for what a real network and proxy do: HTTP errors, 429s,
 HTML error pages, broken bodies, resets and stalls. Tests in this process
 queue them with ``add_fault``; other processes (the CLI, Docker and
-benchmark runs) use ``/__sim__/faults`` and read ``/__sim__/requests``.
+benchmark runs) use ``/__sim__/faults`` and read ``/__sim__/requests`` and
+``/__sim__/stats``. An optional token bucket (``rate_limit``) answers 429 beyond its rate.
 """
 
 import argparse
@@ -25,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
 from integration_tests.simulator_data import JSON_TYPE, AvidTrakAccount, DataSpec, php_json, render
+from integration_tests.token_bucket import TokenBucket
 
 API_SUFFIX = "/api.php"
 CONTROL_PREFIX = "/__sim__/"
@@ -84,6 +86,8 @@ class AvidTrakSimulator:
         port=0,
         extra_field_ratio=0.05,
         clients=None,
+        rate_limit=None,
+        burst=None,
     ):
         """``pins`` all open the main account; ``clients`` (a mapping, or (label, pin) pairs) maps a label to the pin of a
         client account of its own, whose rows differ (its own seed) but whose call ids
@@ -103,6 +107,9 @@ class AvidTrakSimulator:
         self._log: list[dict] = []
         self._stopping = threading.Event()
         self._server = self._thread = None
+        # AvidTrak's request limit (requests/s, and the bucket's size): 429s beyond it.
+        self._bucket = TokenBucket(rate_limit, burst or max(1.0, rate_limit)) if rate_limit else None
+        self._rate_limited = 0
 
     def start(self) -> "AvidTrakSimulator":
         if self._server is not None:
@@ -150,6 +157,12 @@ class AvidTrakSimulator:
     def clear_requests(self) -> None:
         with self._lock:
             self._log.clear()
+
+    @property
+    def stats(self) -> dict:
+        """API requests received and how many the token bucket (``rate_limit``) refused."""
+        with self._lock:
+            return {"requests": len(self._log), "rate_limited": self._rate_limited}
 
     def add_fault(self, fault: Fault) -> None:
         with self._lock:
@@ -199,6 +212,12 @@ class AvidTrakSimulator:
         )
         with self._lock:
             self._log.append(entry)
+        retry_after = self._bucket.take() if self._bucket is not None else None
+        if retry_after is not None:  # refused at once, as a limiter in front of the API does
+            with self._lock:
+                self._rate_limited += 1
+            entry["fault"] = "token_bucket"
+            return Reply(429, "text/plain", b"Too Many Requests", (("Retry-After", str(retry_after)),))
         if self.latency_s:
             self._stopping.wait(self.latency_s)
         fault = self._take_fault(params.get("method"), entry["page"] or 1)
@@ -244,7 +263,7 @@ class AvidTrakSimulator:
         return None, replies[kind]()
 
     def _handle_control(self, verb: str, path: str, body: bytes) -> Reply:
-        """``/__sim__/faults`` (POST a list of fault dicts, DELETE) and ``/__sim__/requests``."""
+        """``/__sim__/faults`` (POST a list of fault dicts, DELETE), ``/__sim__/requests``, ``/__sim__/stats``."""
         route = (verb, path[len(CONTROL_PREFIX) :].rstrip("/"))
         if route == ("POST", "faults"):
             try:
@@ -257,6 +276,8 @@ class AvidTrakSimulator:
             return _json_reply(200, {"added": len(faults)})
         if route == ("GET", "requests"):
             return _json_reply(200, self.requests)
+        if route == ("GET", "stats"):
+            return _json_reply(200, self.stats)
         clear = {("DELETE", "faults"): self.clear_faults, ("DELETE", "requests"): self.clear_requests}
         if route not in clear:
             return _json_reply(404, {"error": f"no control route {verb} {path}"})
@@ -381,6 +402,8 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--success-code", type=int, choices=(1, 200), default=1)
     parser.add_argument("--auth-failed-code", type=int, choices=(4, 401), default=4)
+    parser.add_argument("--rate-limit", type=float, help="requests/s a token bucket allows; beyond it HTTP 429")
+    parser.add_argument("--burst", type=float, help="the token bucket's size (default: the rate, at least 1)")
     args = parser.parse_args(argv)
     sim = AvidTrakSimulator(
         pins=tuple(args.pin or ("sim-pin-0001",)),
@@ -393,6 +416,8 @@ def main(argv=None) -> int:
         port=args.port,
         extra_field_ratio=args.extra_field_ratio,
         clients=dict(_label_and_pin(value, parser) for value in args.client),
+        rate_limit=args.rate_limit,
+        burst=args.burst,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

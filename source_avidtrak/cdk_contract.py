@@ -30,6 +30,15 @@ assigns to a CDK object's private attributes.
    and the concurrent CDK reads each partition on a single worker thread. The streams'
    per-thread page number (`streams._CurrentPage`) depends on it, because HttpStream hands
    `next_page_token` the response alone.
+8. The call-rate budget handed to HttpStream (`api_budget`) sees every attempt: the
+   HttpClient's LimiterSession calls `acquire_call(request)` before each send, retries
+   included, and `update_from_response(request, response)` after each response, a 429
+   too, before the error handler decides on it. HttpAPIBudget's `update_from_response`
+   calls the matching policy's `update(available_calls, call_reset_ts)` with
+   `available_calls` 0 for a 429 (None otherwise, without a remaining-calls header) and
+   `call_reset_ts` from `get_reset_ts_from_response`. A blocking `acquire_call` sleeps the
+   `time_to_wait` of the policy's CallRateLimitHit and asks again until it passes.
+   rate_budget.py builds the shared pause and pace on exactly this.
 """
 
 from __future__ import annotations

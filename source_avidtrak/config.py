@@ -9,6 +9,7 @@ Nothing downstream reads the raw config: streams and the date window take `Setti
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -42,6 +43,7 @@ CONFIG_KEYS = frozenset(
         "timezone",
         "report_methods",
         *BOUNDS,
+        "requests_per_second",
     }
 )
 DEFAULT_ACCOUNT_NAME = "main"
@@ -115,6 +117,8 @@ class Settings:
     num_workers: int
     # Report name -> AvidTrak method name: the assumed names unless the user overrode one.
     methods: Mapping[str, str]
+    # AvidTrak's known request limit (Advanced); None: paced only once AvidTrak answers 429.
+    requests_per_second: Optional[float] = None
 
     @property
     def pin_code(self) -> str:
@@ -166,6 +170,7 @@ def parse_settings(config: Mapping[str, Any], today: Optional[date] = None) -> S
         timezone=_parse_timezone(config.get("timezone") or DEFAULTS["timezone"]),
         **{name: _bounded_int(config, name) for name in BOUNDS},
         methods=_parse_methods(config.get("report_methods")),
+        requests_per_second=_parse_requests_per_second(config.get("requests_per_second")),
     )
     if today is not None:
         settings.resolve_range(today)
@@ -335,6 +340,17 @@ def _bounded_int(config: Mapping[str, Any], name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ConfigError(f"{_title(name)} must be a whole number from {low} to {high}; got {value!r}.")
     return value
+
+
+def _parse_requests_per_second(value: Any) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ConfigError(
+            f"Requests Per Second must be a number greater than 0, e.g. 5 (or left empty for no known limit); "
+            f"got {value!r}."
+        )
+    return float(value)
 
 
 def _title(name: str) -> str:

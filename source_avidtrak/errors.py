@@ -230,14 +230,15 @@ class AvidTrakBackoffStrategy(BackoffStrategy):
         self._policy = policy
 
     def backoff_time(self, response_or_exception: ResponseOrException, attempt_count: int) -> Optional[float]:
-        retry_after = _retry_after_seconds(response_or_exception)
+        retry_after = retry_after_seconds(response_or_exception)
         if retry_after is not None:
             return min(max(retry_after, self._policy.retry_after_floor_seconds), self._policy.cap_seconds)
         exponential = self._policy.base_seconds * 2.0 ** max(attempt_count - 1, 0)
         return min(exponential, self._policy.cap_seconds)
 
 
-def _retry_after_seconds(response_or_exception: ResponseOrException) -> Optional[float]:
+def retry_after_seconds(response_or_exception: ResponseOrException) -> Optional[float]:
+    """`Retry-After` in seconds (the header gives seconds or an HTTP date), or None."""
     if not isinstance(response_or_exception, requests.Response):
         return None
     header = response_or_exception.headers.get("Retry-After")

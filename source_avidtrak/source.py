@@ -33,6 +33,7 @@ from source_avidtrak.components import Window
 from source_avidtrak.config import Account, Clock, ConfigError, Settings, parse_settings, utc_now
 from source_avidtrak.errors import RetryPolicy
 from source_avidtrak.inputs import read_catalog_file, read_config_file, read_state_file
+from source_avidtrak.rate_budget import rate_budget
 from source_avidtrak.streams import STREAM_CLASSES, StreamClasses
 from source_avidtrak.sync import Sync
 
@@ -88,7 +89,12 @@ class SourceAvidtrak(AbstractSource):
         except AirbyteTracedException as error:  # ConfigError, or the CDK's schema validation
             return False, CheckFailure(error.message or "The config is not valid.")
         stream = self._stream_classes[settings.reports[0]](
-            settings, today, CHECK_RETRY_POLICY, page_size=1, for_check=True
+            settings,
+            today,
+            CHECK_RETRY_POLICY,
+            page_size=1,
+            for_check=True,
+            api_budget=rate_budget(settings.requests_per_second, CHECK_RETRY_POLICY),
         )
         yesterday = Window(today - timedelta(days=1), today - timedelta(days=1))
 

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Dict, Iterable, List, Mapping, MutableMapping,
 
 import requests
 from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.sources.streams.call_rate import APIBudget
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http import HttpStream
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
@@ -63,6 +64,7 @@ class AvidTrakStream(HttpStream, ABC):
         page_size: Optional[int] = None,
         stop: Optional[SyncStop] = None,
         for_check: bool = False,
+        api_budget: Optional[APIBudget] = None,  # rate_budget.py: one per read, shared by its streams
     ):
         self._settings = settings
         self._accounts: Mapping[str, Account] = {account.name: account for account in settings.accounts}
@@ -74,7 +76,7 @@ class AvidTrakStream(HttpStream, ABC):
         self._window = DatetimeWindow(settings)
         self._envelopes = api.ResponseEnvelopes()
         self._page = _CurrentPage()
-        super().__init__()
+        super().__init__(api_budget=api_budget)
         self._typer = RecordTyper(self.get_json_schema())
 
     @property

@@ -39,6 +39,7 @@ from source_avidtrak.account_state import AccountWindowCursor, cursors_by_accoun
 from source_avidtrak.cdk_contract import single_failure
 from source_avidtrak.config import Settings
 from source_avidtrak.errors import RetryPolicy
+from source_avidtrak.rate_budget import rate_budget
 from source_avidtrak.records import PRIMARY_KEY
 from source_avidtrak.stopping import SyncStop
 from source_avidtrak.streams import AvidTrakStream, StreamClasses
@@ -64,12 +65,13 @@ class Sync:
     ) -> Sync:
         state_manager = ConnectorStateManager(state=state)
         stop = SyncStop()  # shared by every stream: an account's first failing window stops that account
+        budget = rate_budget(settings.requests_per_second, retry_policy)  # shared too: one pace for all workers
         queue: Queue[Any] = Queue(maxsize=READ_QUEUE_SIZE)
         repository = ConcurrentMessageRepository(queue, InMemoryMessageRepository())
         sync_modes = {configured.stream.name: configured.sync_mode for configured in catalog.streams}
         streams = [
             _concurrent_stream(
-                stream_classes[report](settings, today, retry_policy, stop=stop),
+                stream_classes[report](settings, today, retry_policy, stop=stop, api_budget=budget),
                 sync_modes[report],
                 state_manager,
                 repository,

@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime, timedelta
 from queue import Queue
-from typing import Any, Mapping, Tuple
+from typing import Any, Mapping, Optional, Tuple
 
 import pytest
 import requests
 from airbyte_cdk.models import AirbyteLogMessage, AirbyteMessage, FailureType, Level, Status, TraceType, Type
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.message import InMemoryMessageRepository
+from airbyte_cdk.sources.streams.call_rate import BaseCallRatePolicy, CallRateLimitHit, HttpAPIBudget
 from airbyte_cdk.sources.streams.concurrent.cursor import FinalStateCursor
 from airbyte_cdk.sources.streams.concurrent.partition_reader import PartitionReader
 from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
 from airbyte_cdk.sources.streams.concurrent.partitions.types import PartitionCompleteSentinel
-from airbyte_cdk.sources.streams.http.error_handlers import HttpStatusErrorHandler
+from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, HttpStatusErrorHandler
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution
 from airbyte_cdk.sources.streams.http.exceptions import BaseBackoffException
 from airbyte_cdk.sources.streams.http.http_client import HttpClient
 from airbyte_cdk.sources.types import Record
@@ -346,3 +349,80 @@ def test_item_7_given_http_stream_with_pages_when_read_then_each_page_is_request
     expected = [(step, page) for page in (1, 2, 3) for step in ("params", "parse", "token")]
     assert [(step, page) for step, page, _ in calls] == expected, CONTRACT.format(7) + repr(calls)
     assert len({thread for _, _, thread in calls}) == 1, CONTRACT.format(7)
+
+
+class RecordingPolicy(BaseCallRatePolicy):
+    """Records what the budget asks and tells; refuses the first `refusals` acquisitions."""
+
+    def __init__(self, refusals: int = 0) -> None:
+        super().__init__(matchers=[])
+        self.calls: list = []
+        self._refusals = refusals
+
+    def try_acquire(self, request: Any, weight: int) -> None:
+        self.calls.append(("acquire", request.url))
+        if self._refusals:
+            self._refusals -= 1
+            raise CallRateLimitHit("wait", request, weight, "test", timedelta(milliseconds=10))
+
+    def update(self, available_calls: Optional[int], call_reset_ts: Optional[datetime]) -> None:
+        self.calls.append(("update", available_calls, call_reset_ts))
+
+
+class FixedResetBudget(HttpAPIBudget):
+    RESET = datetime(2030, 1, 1, tzinfo=UTC)
+
+    def get_reset_ts_from_response(self, response: requests.Response) -> Optional[datetime]:
+        return self.RESET if response.status_code == 429 else None
+
+
+class Retry429(HttpStatusErrorHandler):
+    def interpret_response(self, response_or_exception: Any = None) -> ErrorResolution:
+        resolution = super().interpret_response(response_or_exception)
+        events.append(("handler", getattr(response_or_exception, "status_code", None)))
+        return resolution
+
+
+events: list = []
+
+
+def test_item_8_given_a_budget_when_a_429_is_retried_then_it_is_asked_before_and_told_after_every_attempt(fake_time):
+    policy = RecordingPolicy()
+    events.clear()
+    policy.calls = events  # one timeline for the budget and the error handler
+    client = HttpClient(
+        name="contract",
+        logger=logging.getLogger("test"),
+        error_handler=Retry429(logging.getLogger("test"), max_retries=1),
+        backoff_strategy=ZeroWait(),
+        api_budget=FixedResetBudget(policies=[policy]),
+    )
+    url = "https://contract.test/api"
+    with HttpMocker() as mocker:
+        mocker.get(HttpRequest(url), [HttpResponse("{}", 429), HttpResponse("{}", 200)])
+        client.send_request("GET", url, request_kwargs={})
+
+    reset = FixedResetBudget.RESET
+    expected = [
+        ("acquire", url),
+        ("update", 0, reset),
+        ("handler", 429),
+        ("acquire", url),
+        ("update", None, None),
+        ("handler", 200),
+    ]
+    assert events == expected, CONTRACT.format(8) + repr(events)
+
+
+class ZeroWait(BackoffStrategy):
+    def backoff_time(self, response_or_exception: Any, attempt_count: int) -> Optional[float]:
+        return 0.001  # the CDK adds a second to a user-defined wait: see the RetryPolicy docstring
+
+
+def test_item_8_given_a_policy_that_refuses_when_acquiring_then_the_budget_sleeps_and_asks_again():
+    policy = RecordingPolicy(refusals=2)
+    request = requests.Request("GET", "https://contract.test/api").prepare()
+
+    HttpAPIBudget(policies=[policy]).acquire_call(request)
+
+    assert [call[0] for call in policy.calls] == ["acquire"] * 3, CONTRACT.format(8) + repr(policy.calls)

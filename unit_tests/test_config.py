@@ -25,6 +25,7 @@ def test_given_only_required_keys_when_parse_then_every_default_applies():
     assert settings.timezone.key == "UTC"
     assert (settings.lookback_days, settings.window_days) == (1, 1)
     assert (settings.page_size, settings.num_workers) == (500, 3)
+    assert settings.requests_per_second is None
 
 
 def test_given_no_base_url_when_parse_then_avidtrak_com_is_used():
@@ -155,6 +156,11 @@ REJECTED = [
     ("workers-zero", ConfigBuilder().with_num_workers(0), "Number of Workers"),
     ("workers-bool", ConfigBuilder().with_num_workers(True), "Number of Workers"),
     ("workers-string", ConfigBuilder().with_num_workers("3"), "Number of Workers"),
+    ("rps-zero", ConfigBuilder().with_value("requests_per_second", 0), "Requests Per Second"),
+    ("rps-negative", ConfigBuilder().with_value("requests_per_second", -2.5), "Requests Per Second"),
+    ("rps-string", ConfigBuilder().with_value("requests_per_second", "5"), "Requests Per Second"),
+    ("rps-bool", ConfigBuilder().with_value("requests_per_second", True), "Requests Per Second"),
+    ("rps-infinite", ConfigBuilder().with_value("requests_per_second", float("inf")), "Requests Per Second"),
 ]
 
 
@@ -282,3 +288,17 @@ def test_given_bad_accounts_when_parse_then_config_error_naming_the_account_neve
     assert raised.value.failure_type == FailureType.config_error
     assert expected in raised.value.message
     assert all(pin not in raised.value.message for pin in (PIN_CODE, "p1", "p2", "7"))
+
+
+@pytest.mark.parametrize("value, expected", [(5, 5.0), (0.5, 0.5), (12.25, 12.25), (None, None)])
+def test_given_requests_per_second_when_parse_then_a_float_or_none(value, expected):
+    settings = parse_settings(ConfigBuilder().with_value("requests_per_second", value).build(), today=TODAY)
+
+    assert settings.requests_per_second == expected
+
+
+def test_given_bad_requests_per_second_when_parse_then_message_says_what_is_allowed():
+    with pytest.raises(ConfigError) as raised:
+        parse_settings(ConfigBuilder().with_value("requests_per_second", 0).build(), today=TODAY)
+
+    assert "a number greater than 0" in raised.value.message and "got 0" in raised.value.message

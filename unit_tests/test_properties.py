@@ -329,3 +329,55 @@ def test_parse_settings_of_any_config_gives_settings_or_a_config_error(config):
         parse_settings(config, today=date(2026, 11, 10))
     except ConfigError as error:
         assert error.message
+
+
+def _reference_iso(value: str) -> Optional[str]:
+    """The general path of records.to_iso_datetime, None where it raises."""
+    try:
+        return datetime.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        return None
+
+
+def _fast_iso(value: str) -> Optional[str]:
+    from source_avidtrak.records import to_iso_datetime
+
+    try:
+        return to_iso_datetime(value)
+    except ValueError:
+        return None
+
+
+DIGIT_OR_NOT = st.sampled_from("0123456789") | st.characters()
+NEAR_AVIDTRAK_DATETIMES = st.lists(DIGIT_OR_NOT, min_size=19, max_size=19).map(
+    lambda chars: (
+        "".join(chars[:4])
+        + "-"
+        + "".join(chars[5:7])
+        + "-"
+        + "".join(chars[8:10])
+        + " "
+        + "".join(chars[11:13])
+        + ":"
+        + "".join(chars[14:16])
+        + ":"
+        + "".join(chars[17:19])
+    )
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(value=NEAR_AVIDTRAK_DATETIMES | st.text(min_size=17, max_size=21))
+@example(value="2026-02-29 10:00:00")  # not a leap year
+@example(value="2024-W01-1 10:00:00")  # an ISO week date that fromisoformat accepts
+@example(value="2024-02-29 24:00:00")
+@example(value="２０２４-02-29 10:00:00")  # full-width digits
+def test_to_iso_datetime_fast_path_gives_what_fromisoformat_and_isoformat_give(value):
+    assert _fast_iso(value) == _reference_iso(value)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(moment=st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 31)))
+def test_to_iso_datetime_of_any_valid_avidtrak_datetime_is_its_isoformat(moment):
+    value = moment.replace(microsecond=0).strftime("%Y-%m-%d %H:%M:%S")
+    assert _fast_iso(value) == moment.replace(microsecond=0).isoformat()

@@ -125,6 +125,18 @@ def test_given_http_429_with_retry_after_when_read_then_retried_within_cap(fake_
     assert fake_time.sleeps == [pytest.approx(1.05)]
 
 
+def test_given_http_429_on_every_attempt_when_read_then_each_counts_toward_the_retry_budget(fake_time, http_mocker):
+    """rate_budget.py: the shared pause does not make a 429 free; FAST_RETRY allows 2 retries."""
+    too_many = AvidTrakResponseBuilder.raw("Too Many Requests", 429).with_header("Retry-After", "1").build()
+    http_mocker.get(YESTERDAY_REQUEST.build(), [too_many] * 3)
+
+    output = run_read(config().build(), OFFLINE_PORTAL_CALLS, expect_failure=True)
+
+    assert failure_types(output) == ["transient_error"]
+    assert "Gave up after 2 retries" in error_traces(output)[0].message
+    assert len(fake_time.sleeps) == 2
+
+
 @pytest.mark.parametrize(
     "body, http_status", [("<html><body>Bad Gateway</body></html>", 502), ("<html>maintenance</html>", 200), ("", 500)]
 )

@@ -1,0 +1,128 @@
+"""The scenarios AvidTrak itself limits: a token-bucket rate limit, and a year-long backfill.
+
+Rate limit: the simulator's token bucket (5 requests/s, burst 5, 429 with Retry-After
+beyond it), 10 workers, 60 days x 2 reports (one page a day, 120 requests). Once without
+a known limit (the shared budget must find the pace: few 429s, wall near requests/rate),
+once with requests_per_second=5 (no 429 at all). A fresh simulator per run, so every run
+starts with a full bucket; its /__sim__/stats count the requests and the 429s.
+
+Year backfill: 365 days x 2 reports x 2,000 calls/day (about 1.46 M records, 2,920 pages),
+10 workers, window_days 1, at 100 ms latency; the same backfill at 0 ms and the floor (at
+0 ms: it reads serially) are the references, and a 30-day backfill with the same settings
+is the memory baseline. One run of each: the year takes minutes.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+from harness import Run, Series, Simulator, run_measured
+from programs import SPEC, Programs, Scenario, checked_run, print_table, require_same, spec_command, verdict
+
+RATE, BURST, WORKERS = 5, 5, 10
+RATE_LIMITED = Scenario(50, 60)
+YEAR, MONTH = Scenario(2000, 365, latency_ms=100), Scenario(2000, 30, latency_ms=100)
+
+
+def limited_run(programs: Programs, workdir: str, requests_per_second: Optional[float]) -> Tuple[Run, dict, object]:
+    """One connector read against a fresh token bucket: (run, simulator stats, fingerprint)."""
+    with Simulator(RATE_LIMITED.calls_per_day, rate_limit=RATE, burst=BURST) as simulator:
+        command = programs.connector(simulator.url, num_workers=WORKERS, requests_per_second=requests_per_second)
+        run, read = checked_run(command, workdir)
+        return run, simulator.stats(), read
+
+
+def rate_limit(runs: int, workdir: str) -> List[bool]:
+    programs = Programs(workdir, RATE_LIMITED)
+    with Simulator(RATE_LIMITED.calls_per_day) as unlimited:
+        _, reference = checked_run(programs.floor(unlimited.url), workdir)
+    names = {None: "connector, no known limit", float(RATE): f"connector, requests_per_second={RATE}"}
+    series = {rps: Series(name, records=reference.records) for rps, name in names.items()}
+    stats: dict = {rps: [] for rps in names}
+    start = Series(SPEC)
+    for _ in range(runs):
+        for rps in names:
+            run, counted, read = limited_run(programs, workdir, rps)
+            require_same(read, ("floor", reference), names[rps], RATE_LIMITED)
+            series[rps].runs.append(run)
+            stats[rps].append(counted)
+        start.runs.append(run_measured(spec_command()))
+    print_table(
+        f"Rate limit: {RATE_LIMITED.describe()}, token bucket {RATE} requests/s burst {BURST}, num_workers {WORKERS}",
+        [*series.values(), start],
+    )
+    results = []
+    for rps, name in names.items():
+        requests = max(item["requests"] for item in stats[rps])
+        limited = max(item["rate_limited"] for item in stats[rps])
+        answered = requests - limited
+        bound = 1.25 * answered / RATE + start.wall_s
+        print(f"{name}: {requests} requests, {limited} answered 429 ({limited / requests:.1%}), worst of {runs} run(s)")
+        if rps is None:
+            results.append(
+                verdict("Rate limit: 429 share", limited / requests <= 0.05, f"{limited / requests:.1%} (target <= 5%)")
+            )
+            wall = series[rps].wall_s
+            results.append(
+                verdict(
+                    "Rate limit: wall",
+                    wall <= bound,
+                    f"{wall:.2f} s <= 1.25 x {answered} requests / {RATE} per s + start-up {start.wall_s:.2f} s "
+                    f"= {bound:.2f} s",
+                )
+            )
+        else:
+            results.append(
+                verdict(
+                    "Rate limit, known limit: no 429",
+                    limited == 0,
+                    f"{limited} answered 429 with requests_per_second={RATE}; wall {series[rps].wall_s:.2f} s "
+                    f"(reported; the bound above would be {bound:.2f} s)",
+                )
+            )
+    return results
+
+
+def year_backfill(workdir: str) -> List[bool]:
+    year, month = Programs(workdir, YEAR), Programs(workdir, MONTH)
+    at_zero = Scenario(YEAR.calls_per_day, YEAR.days)
+    with Simulator(YEAR.calls_per_day) as fast, Simulator(YEAR.calls_per_day, YEAR.latency_ms) as slow:
+        floor_run, reference = checked_run(year.floor(fast.url), workdir)
+        before = slow.stats()["requests"]
+        run, read = checked_run(year.connector(slow.url, num_workers=WORKERS), workdir)
+        requests = slow.stats()["requests"] - before
+        zero_run = run_measured(year.connector(fast.url, num_workers=WORKERS))
+        month_run = run_measured(month.connector(slow.url, num_workers=WORKERS))
+    records = reference.records
+    series = [
+        Series(f"connector, {YEAR.latency_ms:g} ms latency", records, [run]),
+        Series("connector, 0 ms latency", records, [zero_run]),
+        Series("floor, 0 ms latency", records, [floor_run]),
+        Series(f"connector, 30 days, {MONTH.latency_ms:g} ms", 0, [month_run]),
+    ]
+    print_table(f"Year backfill: {YEAR.describe()}, num_workers {WORKERS}, window_days 1 (one run each)", series)
+    latency_bound = requests * YEAR.latency_ms / 1000 / WORKERS
+    bound = 1.2 * max(latency_bound, zero_run.wall_s)
+    rss, month_rss = run.peak_rss_kib / 1024, month_run.peak_rss_kib / 1024
+    print(
+        f"year backfill: {records:,} records, {requests:,} requests, {run.wall_s:.1f} s, "
+        f"{records / run.wall_s:,.0f} records/s, peak RSS {rss:.1f} MiB; record count and digest equal the floor's"
+    )
+    return [
+        verdict(
+            "Year backfill: wall",
+            run.wall_s <= bound,
+            f"{run.wall_s:.2f} s <= 1.2 x max(latency bound {requests} x 0.1 s / {WORKERS} = {latency_bound:.2f} s, "
+            f"wall at 0 ms {zero_run.wall_s:.2f} s) = {bound:.2f} s",
+        ),
+        verdict(
+            "Year backfill: memory",
+            rss <= 1.2 * month_rss,
+            f"peak RSS {rss:.1f} MiB <= 1.2 x {month_rss:.1f} MiB of the 30-day backfill ({rss / month_rss - 1:+.1%})",
+        ),
+        verdict(
+            "Year backfill: records",
+            read == reference,
+            f"{read.records:,} records, digest {read.digest:#x} = the floor's ({at_zero.describe()})",
+        ),
+    ]
