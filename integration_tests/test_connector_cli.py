@@ -149,6 +149,7 @@ def test_when_spec_then_one_spec_with_every_config_key(connector: Connector) -> 
         "page_size",
         "num_workers",
         "report_methods",
+        "requests_per_second",
     }
     assert properties["pin_code"]["airbyte_secret"] is True
     assert properties["client_accounts"]["items"]["properties"]["pin_code"]["airbyte_secret"] is True
