@@ -9,7 +9,8 @@ starts with a full bucket; its /__sim__/stats count the requests and the 429s.
 Year backfill: 365 days x 2 reports x 2,000 calls/day (about 1.46 M records, 2,920 pages),
 10 workers, window_days 1, at 100 ms latency; the same backfill at 0 ms and the floor (at
 0 ms: it reads serially) are the references, and a 30-day backfill with the same settings
-is the memory baseline. One run of each: the year takes minutes.
+is the memory baseline. One run of each: the year takes minutes. `--quick` runs the same year
+at 500 calls/day (QUICK_YEAR_CALLS_PER_DAY), so that the whole quick bench fits in 5 minutes.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ from programs import SPEC, Programs, Scenario, checked_run, print_table, require
 
 RATE, BURST, WORKERS = 5, 5, 10
 RATE_LIMITED = Scenario(50, 60)
-YEAR, MONTH = Scenario(2000, 365, latency_ms=100), Scenario(2000, 30, latency_ms=100)
+YEAR_CALLS_PER_DAY = 2000
+# --quick: the same year of windows, pages and state, a quarter of the calls, so that the
+# whole quick run stays within 5 minutes on 2 cores (the full year alone takes 3.5).
+QUICK_YEAR_CALLS_PER_DAY = 500
 
 
 def limited_run(programs: Programs, workdir: str, requests_per_second: Optional[float]) -> Tuple[Run, dict, object]:
@@ -83,10 +87,11 @@ def rate_limit(runs: int, workdir: str) -> List[bool]:
     return results
 
 
-def year_backfill(workdir: str) -> List[bool]:
-    year, month = Programs(workdir, YEAR), Programs(workdir, MONTH)
-    at_zero = Scenario(YEAR.calls_per_day, YEAR.days)
-    with Simulator(YEAR.calls_per_day) as fast, Simulator(YEAR.calls_per_day, YEAR.latency_ms) as slow:
+def year_backfill(workdir: str, calls_per_day: int = YEAR_CALLS_PER_DAY) -> List[bool]:
+    year_size, month_size = Scenario(calls_per_day, 365, latency_ms=100), Scenario(calls_per_day, 30, latency_ms=100)
+    year, month = Programs(workdir, year_size), Programs(workdir, month_size)
+    at_zero = Scenario(year_size.calls_per_day, year_size.days)
+    with Simulator(year_size.calls_per_day) as fast, Simulator(year_size.calls_per_day, year_size.latency_ms) as slow:
         floor_run, reference = checked_run(year.floor(fast.url), workdir)
         before = slow.stats()["requests"]
         run, read = checked_run(year.connector(slow.url, num_workers=WORKERS), workdir)
@@ -95,13 +100,13 @@ def year_backfill(workdir: str) -> List[bool]:
         month_run = run_measured(month.connector(slow.url, num_workers=WORKERS))
     records = reference.records
     series = [
-        Series(f"connector, {YEAR.latency_ms:g} ms latency", records, [run]),
+        Series(f"connector, {year_size.latency_ms:g} ms latency", records, [run]),
         Series("connector, 0 ms latency", records, [zero_run]),
         Series("floor, 0 ms latency", records, [floor_run]),
-        Series(f"connector, 30 days, {MONTH.latency_ms:g} ms", 0, [month_run]),
+        Series(f"connector, 30 days, {month_size.latency_ms:g} ms", 0, [month_run]),
     ]
-    print_table(f"Year backfill: {YEAR.describe()}, num_workers {WORKERS}, window_days 1 (one run each)", series)
-    latency_bound = requests * YEAR.latency_ms / 1000 / WORKERS
+    print_table(f"Year backfill: {year_size.describe()}, num_workers {WORKERS}, window_days 1 (one run each)", series)
+    latency_bound = requests * year_size.latency_ms / 1000 / WORKERS
     bound = 1.2 * max(latency_bound, zero_run.wall_s)
     rss, month_rss = run.peak_rss_kib / 1024, month_run.peak_rss_kib / 1024
     print(
