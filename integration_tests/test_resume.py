@@ -217,15 +217,19 @@ def test_given_window_3_fails_persistently_when_read_then_state_never_passes_win
     assert proxy.failed_requests == 3  # one request and two retries
     assert last_error(failed).failure_type == FailureType.transient_error
     assert any("window 2026-11-03 00:00:00..2026-11-03 23:59:59" in e.trace.error.message for e in failed.errors)
-    # whether the state holds the newest call or the window's end, it stops within window 2
-    window_2_newest_call = sim.rows(GEO, WINDOW_DAYS[1], WINDOW_DAYS[1])[-1]["call_date"].replace(" ", "T")
+    # The state never passes window 2. With one worker windows 1 and 2 complete before window
+    # 3 starts, so the state reaches window 2's end; with three they may still be reading
+    # pages when window 3 gives up, and are then abandoned (never covered): no cursor (None).
     values = state_values(failed)
-    assert values and all(value <= "2026-11-02T23:59:59" for value in values)
-    assert window_2_newest_call <= values[-1]
-    first_two = {row["call_id"] for row in sim.rows(GEO, WINDOW_DAYS[0], WINDOW_DAYS[1])}
-    assert first_two <= set(call_ids(failed))
+    assert values and all(value is None or value <= "2026-11-02T23:59:59" for value in values)
+    if num_workers == 1:
+        assert values[-1] == "2026-11-02T23:59:59"
+        first_two = {row["call_id"] for row in sim.rows(GEO, WINDOW_DAYS[0], WINDOW_DAYS[1])}
+        assert first_two <= set(call_ids(failed))
 
-    resumed = run_read(source(), config(sim.base_url, **settings), states=state(**{GEO: values[-1]}))
+    resumed = run_read(
+        source(), config(sim.base_url, **settings), states=state(**{GEO: values[-1]}) if values[-1] else None
+    )
 
     assert not resumed.errors
     everything = {row["call_id"] for row in sim.rows(GEO, WINDOW_DAYS[0], WINDOW_DAYS[-1])}
