@@ -8,7 +8,8 @@ Read rules (`cursors_by_account`):
 - A single-account state from before client accounts (`{"call_date": ...}`) is the cursor
   of the `pin_code` account, so upgrading does not re-sync anything.
 - An account without a cursor starts at the configured range, as a first sync does.
-- An account no longer in the config is dropped from the state (logged).
+- An account no longer in the config is dropped from the state (`read_cursors` names it; the
+  stream logs it once).
 
 `AccountWindowCursor` is the concurrent CDK's `Cursor` for incremental streams. Each
 account's cursor is the end of the windows that completed *with every window before them*
@@ -21,10 +22,9 @@ values, so `observe` costs nothing per record.
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, MutableMapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, MutableMapping, Optional, Sequence, Tuple
 
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.message import MessageRepository
@@ -41,19 +41,24 @@ STATES_KEY = "states"
 PARTITION_KEY = "partition"
 CURSOR_KEY = "cursor"
 
-logger = logging.getLogger("airbyte")
-
 CursorState = Dict[str, str]  # {"call_date": "2026-11-25T23:59:59"}, or {} for none yet
 
 
 def cursors_by_account(stream_state: Optional[Mapping[str, Any]], settings: Settings) -> Dict[str, CursorState]:
     """Each configured account's saved cursor ({} when it has none), by account name."""
+    return read_cursors(stream_state, settings)[0]
+
+
+def read_cursors(
+    stream_state: Optional[Mapping[str, Any]], settings: Settings
+) -> Tuple[Dict[str, CursorState], List[str]]:
+    """The configured accounts' cursors, and the accounts the state has that are no longer configured."""
     cursors: Dict[str, CursorState] = {account.name: {} for account in settings.accounts}
     state = stream_state or {}
     if STATES_KEY not in state:
         # The single-account form, or no state at all.
         cursors[settings.accounts[0].name] = normalized_state(state)
-        return cursors
+        return cursors, []
     entries = state[STATES_KEY]
     if not isinstance(entries, list):
         raise ConfigError(_form_error(f"{STATES_KEY!r} is not a list"))
@@ -64,9 +69,7 @@ def cursors_by_account(stream_state: Optional[Mapping[str, Any]], settings: Sett
             cursors[account] = normalized_state(cursor)
         else:
             dropped.append(account)
-    if dropped:
-        logger.info(f"The saved state has accounts no longer configured, dropped: {', '.join(map(repr, dropped))}.")
-    return cursors
+    return cursors, dropped
 
 
 def state_value(cursors: Mapping[str, CursorState]) -> Dict[str, Any]:

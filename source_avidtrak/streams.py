@@ -23,7 +23,7 @@ from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, Err
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_avidtrak import api
-from source_avidtrak.account_state import cursors_by_account
+from source_avidtrak.account_state import CursorState, read_cursors
 from source_avidtrak.cdk_contract import backoff_cause
 from source_avidtrak.components import DatetimeWindow, Window
 from source_avidtrak.config import Account, Settings
@@ -114,11 +114,10 @@ class AvidTrakStream(HttpStream, ABC):
         policy = self._retry_policy
         return {"timeout": (policy.connect_timeout_seconds, policy.read_timeout_seconds)}
 
-    def windows(self, sync_mode: SyncMode, stream_state: Optional[Mapping[str, Any]]) -> Dict[str, List[Window]]:
-        """Each account's windows, from its own cursor in the stream state (account_state.py)."""
+    def windows(self, sync_mode: SyncMode, cursors: Mapping[str, CursorState]) -> Dict[str, List[Window]]:
+        """Each account's windows, from its own saved cursor (account_state.py) when incremental."""
         if sync_mode != SyncMode.incremental:
             return {account.name: self._window.windows(self._today) for account in self._settings.accounts}
-        cursors = cursors_by_account(stream_state, self._settings)
         return {name: self._window.windows(self._today, cursor) for name, cursor in cursors.items()}
 
     def stream_slices(
@@ -128,7 +127,11 @@ class AvidTrakStream(HttpStream, ABC):
         cursor_field: Optional[List[str]] = None,
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[Optional[Mapping[str, Any]]]:
-        by_account = self.windows(sync_mode, stream_state)
+        cursors, dropped = read_cursors(stream_state, self._settings)
+        if dropped:  # logged here, once per stream and sync
+            names = ", ".join(map(repr, dropped))
+            self.logger.info(f"{self.name}: the saved state has accounts no longer configured, dropped: {names}.")
+        by_account = self.windows(sync_mode, cursors)
         for name, windows in by_account.items():
             who = self._who(self._accounts[name])
             if windows:

@@ -98,13 +98,9 @@ def _concurrent_stream(
     cursor: Cursor
     if sync_mode == SyncMode.incremental:
         state = state_manager.get_stream_state(stream.name, stream.namespace)
+        cursors = cursors_by_account(state, stream.settings)
         cursor = AccountWindowCursor(
-            stream.name,
-            stream.namespace,
-            stream.windows(sync_mode, state),
-            cursors_by_account(state, stream.settings),
-            state_manager,
-            repository,
+            stream.name, stream.namespace, stream.windows(sync_mode, cursors), cursors, state_manager, repository
         )
     else:
         cursor = FinalStateCursor(stream.name, stream.namespace, repository)

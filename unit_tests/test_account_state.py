@@ -11,7 +11,7 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.message import InMemoryMessageRepository
 
-from source_avidtrak.account_state import AccountWindowCursor, cursors_by_account
+from source_avidtrak.account_state import AccountWindowCursor, cursors_by_account, read_cursors
 from source_avidtrak.components import Window
 from source_avidtrak.config import ConfigError, parse_settings
 from source_avidtrak.errors import RetryPolicy
@@ -45,6 +45,7 @@ def test_given_per_account_state_then_each_cursor_and_removed_accounts_dropped()
     state = {"states": [entry("c-8", "2026-11-20T23:59:59"), entry("gone", "2026-11-01T23:59:59")]}
 
     assert cursors_by_account(state, SETTINGS) == {"agency": {}, "c-7": {}, "c-8": {"call_date": "2026-11-20T23:59:59"}}
+    assert read_cursors(state, SETTINGS)[1] == ["gone"]
 
 
 @pytest.mark.parametrize(

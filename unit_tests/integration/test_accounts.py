@@ -178,7 +178,8 @@ def test_given_state_of_a_removed_account_when_read_then_it_is_dropped(http_mock
     assert raw_states(output, OFFLINE_PORTAL_CALLS)[-1] == {
         "states": [{"partition": {"account": "main"}, "cursor": {"call_date": "2026-11-24T23:59:59"}}]
     }
-    assert any("no longer configured, dropped: 'gone'" in message.log.message for message in output.logs)
+    dropped = [m for m in output.logs if "no longer configured, dropped: 'gone'" in m.log.message]
+    assert len(dropped) == 1  # once per stream and sync
 
 
 def test_given_a_rejected_client_pin_when_read_then_that_account_stops_the_others_complete_and_sync_fails_naming_it(
