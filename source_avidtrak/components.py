@@ -1,28 +1,20 @@
-"""DatetimeWindow: turns the Duration options into request windows.
+"""DatetimeWindow: the Duration options -> the days to sync -> windows -> request parameters.
 
-A pure component: (settings, today, stream state) -> the inclusive day range to sync ->
-windows of `window_days` days -> request parameters. The clock is never read here; the
-caller passes `today` (already in the account's time zone).
-
-Rules:
-- Days are whole local days of the AvidTrak account. A window covers the days
-  `first_day..last_day`, both included, and asks for `first_day 00:00:00` through
-  `last_day 23:59:59` (AvidTrak's `startdate`/`enddate` are inclusive).
-- Full refresh syncs exactly the configured range `[from, to]`.
-- Incremental, no state: the configured range.
-- Incremental with state (the `call_date` of the newest synced call, day C): the sync
-  starts at `C - lookback_days` and runs through the configured end, so a missed daily
-  sync is caught up, never skipped. A *specific* Date From is a hard floor for that start;
-  a *relative* start (and the yesterday default) only sets the first sync's start.
-- State past the configured end (the range is done): no windows.
-- Windows are contiguous, in order, never overlap, and the last one is cut at the end.
+Pure: the clock is never read here (`today` is passed in, in the account's time zone), and
+the cursor (cursor.py) keeps all mutable bookkeeping. Days are whole local days; a window
+covers `first_day..last_day`, both included, sent as `00:00:00`..`23:59:59`. Full refresh
+and a first incremental sync read the configured range; with a saved cursor on day C the
+sync starts at C - lookback_days (never before a *specific* Date From) and runs through the
+configured end. `window_days` fixes a window's length; unset, the length follows the data
+(`next_window_days`, rules in docs/architecture.md).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from airbyte_cdk.sources.types import StreamSlice
 
@@ -30,9 +22,23 @@ from source_avidtrak import api
 from source_avidtrak.config import ConfigError, Settings, SpecificDay
 from source_avidtrak.records import ACCOUNT_FIELD
 
+# Windows sized by the data (window_days unset): about TARGET_PAGES pages each; a first window
+# of PROBE_DAYS while nothing is known; at most GROWTH times the account's previous window.
+TARGET_PAGES = 4
+PROBE_DAYS = 7
+GROWTH = 4
 SLICE_START = "start"
 SLICE_END = "end"
 SLICE_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What an account's finished windows held: rows and days in all, and the last one's days."""
+
+    rows: int
+    days: int
+    last_days: int
 
 
 @dataclass(frozen=True)
@@ -63,10 +69,9 @@ class Window:
     def from_slice(cls, stream_slice: Mapping[str, Any]) -> Window:
         return cls(_slice_day(stream_slice[SLICE_START]), _slice_day(stream_slice[SLICE_END]))
 
-    def describe_request(self) -> str:
-        """`window 2026-11-01 00:00:00..2026-11-01 23:59:59`: the dates as AvidTrak was asked."""
-        params = self.request_params()
-        return f"window {params[api.PARAM_START]}..{params[api.PARAM_END]}"
+    @property
+    def days(self) -> int:
+        return (self.last_day - self.first_day).days + 1
 
     def describe(self) -> str:
         if self.first_day == self.last_day:
@@ -94,17 +99,31 @@ class DatetimeWindow:
             first = max(resumed, first) if isinstance(self._settings.start, SpecificDay) else resumed
         return (first, last) if first <= last else None
 
-    def windows(self, today: date, state: Optional[Mapping[str, Any]] = None) -> List[Window]:
-        days = self.day_range(today, state)
-        if days is None:
-            return []
-        first, last = days
-        step = timedelta(days=self._settings.window_days)
-        windows = []
-        while first <= last:
-            windows.append(Window(first, min(first + step - timedelta(days=1), last)))
-            first += step
-        return windows
+    def describe_sizing(self) -> str:
+        days = self._settings.window_days
+        if days:
+            return f"windows of {days} day{'s' if days > 1 else ''} (Window Days)"
+        return f"windows sized to about {TARGET_PAGES} pages of the account's data"
+
+    def next_window(self, first: date, last: date, spread: int, seen: Optional[Seen] = None) -> Window:
+        """The account's next window from `first` (of `first..last` still to read).
+
+        `spread`: how many windows the free workers could read at once for this account.
+        `seen`: what the account's finished windows held (rows, days, the last one's days).
+        """
+        remaining = (last - first).days + 1
+        days = self._settings.window_days or self._data_sized_days(remaining, spread, seen)
+        return Window(first, first + timedelta(days=max(1, min(days, remaining)) - 1))
+
+    def _data_sized_days(self, remaining: int, spread: int, seen: Optional[Seen]) -> int:
+        if seen is None or seen.days == 0:  # nothing known yet: a probe
+            return remaining if remaining <= PROBE_DAYS else min(PROBE_DAYS, math.ceil(remaining / max(spread, 1)))
+        page_size = self._settings.page_size
+        # Split for idle workers only into pieces that still fill a page each.
+        pages_left = remaining * seen.rows / seen.days / page_size
+        split = math.ceil(remaining / max(1, min(spread, math.floor(pages_left))))
+        fitting = math.floor(TARGET_PAGES * page_size * seen.days / seen.rows) if seen.rows else remaining
+        return min(fitting, GROWTH * seen.last_days, split)
 
 
 def cursor_from_state(state: Optional[Mapping[str, Any]]) -> Optional[datetime]:

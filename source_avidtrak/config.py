@@ -26,7 +26,7 @@ from source_avidtrak import api
 from source_avidtrak.reports import REPORT_NAMES, REPORTS
 
 DEFAULT_BASE_URL = "https://avidtrak.com"
-DEFAULTS = {"timezone": "UTC", "lookback_days": 1, "window_days": 1, "page_size": 500, "num_workers": 3}
+DEFAULTS = {"timezone": "UTC", "lookback_days": 1, "window_days": None, "page_size": 500, "num_workers": 3}
 BOUNDS = {"lookback_days": (0, 30), "window_days": (1, 31), "page_size": (1, api.MAX_PAGE_SIZE), "num_workers": (1, 10)}
 TITLES = {"num_workers": "Number of Workers"}  # spec.yaml's title where it is not the key in title case
 MAX_OFFSET_DAYS = 3650
@@ -112,7 +112,7 @@ class Settings:
     end: DayRef
     timezone: ZoneInfo
     lookback_days: int
-    window_days: int
+    window_days: Optional[int]  # None: windows sized by the data (components.py)
     page_size: int
     num_workers: int
     # Report name -> AvidTrak method name: the assumed names unless the user overrode one.
@@ -333,9 +333,11 @@ def _parse_timezone(name: Any) -> ZoneInfo:
         raise ConfigError(f"Unknown Time Zone {name!r}. Use an IANA name such as America/New_York or UTC.") from None
 
 
-def _bounded_int(config: Mapping[str, Any], name: str) -> int:
+def _bounded_int(config: Mapping[str, Any], name: str) -> Any:
     value = config.get(name)
     value = DEFAULTS[name] if value is None else value
+    if value is None:  # optional without a default (window_days)
+        return None
     low, high = BOUNDS[name]
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ConfigError(f"{_title(name)} must be a whole number from {low} to {high}; got {value!r}.")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Dict, Optional, Union
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import requests
 from airbyte_cdk.models import FailureType
@@ -116,20 +116,34 @@ class AvidTrakErrorHandler(ErrorHandler):
             return _retry(f"Could not get a response from AvidTrak ({kind}) for {where}.")
         return _retry(f"No response from AvidTrak for {where}.")
 
+    def _rate_limited(self, response: requests.Response) -> ErrorResolution:
+        """A 429 is retried after its Retry-After; one beyond the cap ends the request now."""
+        seconds = retry_after_seconds(response)
+        where = _where(response)
+        if seconds is None or seconds <= self._policy.cap_seconds:
+            return _retry(f"AvidTrak limits requests (HTTP 429) for {where}.")
+        return _fail(
+            f"AvidTrak limits requests (HTTP 429) and asked to wait {_too_long(seconds, self._policy.cap_seconds)}, "
+            f"for {where}. The sync stops now rather than wait; the next sync resumes from the saved state.",
+            FailureType.transient_error,
+        )
+
     def _unreachable(self, request: Optional[requests.PreparedRequest], where: str) -> ErrorResolution:
-        host = urlsplit(request.url).netloc if request is not None and request.url else "the Base URL"
+        url = _without_query(request)
         attempts = self._attempts.count(request)
-        if attempts <= self._policy.unreachable_retries:
-            return _retry(f"AvidTrak could not be reached at {host} for {where}; trying again.")
+        if attempts <= min(self._policy.unreachable_retries, self._policy.max_retries):
+            return _retry(f"AvidTrak could not be reached at {url} for {where}; trying again.")
         self._attempts.forget(request)
         return _fail(
-            f"AvidTrak could not be reached at {host} ({attempts} attempts: connection refused, unknown host "
-            f"or no answer). Check the Base URL ({host}) and that this machine can reach it (DNS, firewall, proxy).",
+            f"AvidTrak could not be reached at {url} ({attempts} attempts: connection refused, unknown host "
+            "or no answer). Check the Base URL and that this machine can reach it (DNS, firewall, proxy).",
             FailureType.transient_error,
         )
 
     def _interpret(self, response: requests.Response) -> ErrorResolution:
         status = response.status_code
+        if status == requests.codes.too_many_requests:
+            return self._rate_limited(response)
         if status in TRANSIENT_HTTP_STATUSES:
             return _retry(f"AvidTrak answered HTTP {status} for {_where(response)}.")
         try:
@@ -146,8 +160,8 @@ class AvidTrakErrorHandler(ErrorHandler):
             where = _where(response)
             if status in CONFIG_HTTP_STATUSES:
                 return _fail(
-                    f"AvidTrak answered HTTP {status} without an API response for {where}. Check the Base URL: "
-                    f"it should be your AvidTrak instance, e.g. https://avidtrak.com.",
+                    f"AvidTrak answered HTTP {status} without an API response at {_without_query(_request_of(response))}"
+                    f" for {where}. Check the Base URL: it should be your AvidTrak instance, e.g. https://avidtrak.com.",
                     FailureType.config_error,
                 )
             return _retry(f"AvidTrak sent a response that is not an API response for {where}: {error}.")
@@ -157,16 +171,19 @@ class AvidTrakErrorHandler(ErrorHandler):
         return ErrorResolution(response_action=ResponseAction.SUCCESS)
 
 
+def _too_long(seconds: float, cap: float) -> str:
+    hours = f" ({seconds / 3600:.3g} hours)" if seconds >= 3600 else ""
+    return f"{seconds:g} s{hours}, longer than a sync waits between two attempts ({cap:g} s)"
+
+
 def envelope_error(
     envelope: api.Envelope, where: str, report: Report, method: str, account: Optional[Account] = None
-) -> Optional[AirbyteTracedException]:
-    """The error an envelope's code means, or None for rows (1/200) and no data (0).
+) -> AirbyteTracedException:
+    """The error an envelope's code means (not 1/200, rows, nor 0, no data).
 
     `account` is named when the config has several: only then is "the pin code" ambiguous.
     """
     code, status = envelope.code, envelope.status or "no status text"
-    if envelope.is_success or envelope.is_no_data:
-        return None
     if code == api.AUTH_REQUIRED_CODE or code in api.AUTH_FAILED_CODES:
         if account is None:
             whose, fix = "the pin code", "Check the Pin Code in the connector's credentials"
@@ -199,6 +216,14 @@ def envelope_error(
 
 def _error(message: str, failure_type: FailureType) -> AirbyteTracedException:
     return AirbyteTracedException(message=message, internal_message=message, failure_type=failure_type)
+
+
+def _without_query(request: Optional[requests.PreparedRequest]) -> str:
+    """The URL a request went to, without its query string (which carries the pin)."""
+    if request is None or not request.url:
+        return "the Base URL"
+    parts = urlsplit(request.url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
 def _where(response: requests.Response) -> str:

@@ -1,22 +1,16 @@
 """SourceAvidtrak: check, discover and a concurrent read over the report streams.
 
-The source holds only what its constructor is given (clock, retry policy, stream
+The source holds only what its constructor is given (clock, retry policy, timing, stream
 classes), so every entrypoint (the console script, the CDK's `launch`, its test
 `entrypoint_wrapper`) runs the same code. Each command validates the config into
-`Settings` first (a ConfigError before any request); `read` then assembles one `Sync`
-(sync.py) for that read alone.
-
-Config checks: the connector's own (`parse_settings`, whose messages name the field and
-the fix) run first, then the CDK's JSON-schema validation against spec.yaml for anything
-left. `check_config_against_spec` is off so that discover and read do not run the
-CDK's first; `check` always runs the CDK's first, which is why spec.yaml leaves the values
-inside Duration's options to the connector.
+`Settings` first (a ConfigError before any request); `read` then builds one `Sync`.
 """
 
 from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any, Iterator, List, Mapping, MutableMapping, Optional, Tuple
 from urllib.parse import quote, quote_plus
@@ -25,20 +19,20 @@ from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAi
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.sources.utils.schema_helpers import check_config_against_spec_or_exit, split_config
-from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets, update_secrets
+from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets, filter_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_avidtrak.cdk_contract import CheckFailure, install_retry_log_wording
 from source_avidtrak.components import Window
 from source_avidtrak.config import Account, Clock, ConfigError, Settings, parse_settings, utc_now
 from source_avidtrak.errors import RetryPolicy
+from source_avidtrak.failures import Failures
 from source_avidtrak.inputs import read_catalog_file, read_config_file, read_state_file
-from source_avidtrak.rate_budget import rate_budget
+from source_avidtrak.rate_budget import AvidTrakBudget
 from source_avidtrak.streams import STREAM_CLASSES, StreamClasses
-from source_avidtrak.sync import Sync
+from source_avidtrak.sync import Sync, Timing
 
-# check makes one request: a quick answer matters more than riding out a long outage.
-CHECK_RETRY_POLICY = RetryPolicy(max_retries=1, max_time_seconds=60, base_seconds=1.0, read_timeout_seconds=30.0)
+CHECK_MAX_TIME_S = 60
 
 
 class SourceAvidtrak(AbstractSource):
@@ -49,12 +43,14 @@ class SourceAvidtrak(AbstractSource):
         clock: Clock = utc_now,
         retry_policy: RetryPolicy = RetryPolicy(),
         stream_classes: StreamClasses = STREAM_CLASSES,
+        timing: Timing = Timing(),
     ) -> None:
         super().__init__()
         install_retry_log_wording()
         self._clock = clock
         self._retry_policy = retry_policy
         self._stream_classes = stream_classes
+        self._timing = timing
 
     # The CDK's documented hooks for the command's files (inputs.py says why).
     @staticmethod
@@ -88,13 +84,11 @@ class SourceAvidtrak(AbstractSource):
             settings, today = self.settings(config)
         except AirbyteTracedException as error:  # ConfigError, or the CDK's schema validation
             return False, CheckFailure(error.message or "The config is not valid.")
+        budget = AvidTrakBudget(
+            settings.requests_per_second, self._check_retry_policy, self._timing.monotonic, self._timing.sleep
+        )
         stream = self._stream_classes[settings.reports[0]](
-            settings,
-            today,
-            CHECK_RETRY_POLICY,
-            page_size=1,
-            for_check=True,
-            api_budget=rate_budget(settings.requests_per_second, CHECK_RETRY_POLICY),
+            settings, budget, Failures(settings.names_accounts), page_size=1, for_check=True
         )
         yesterday = Window(today - timedelta(days=1), today - timedelta(days=1))
 
@@ -119,9 +113,22 @@ class SourceAvidtrak(AbstractSource):
         listed = " ".join(f"({number}) {failure}" for number, failure in enumerate(failures, start=1))
         return False, CheckFailure(f"{len(failures)} of {len(settings.accounts)} accounts failed the check. {listed}")
 
+    @property
+    def _check_retry_policy(self) -> RetryPolicy:
+        """check makes one request per account: a quick answer matters more than riding out an outage."""
+        policy = self._retry_policy
+        return replace(
+            policy,
+            max_retries=min(policy.max_retries, policy.unreachable_retries),
+            max_time_seconds=min(policy.max_time_seconds, CHECK_MAX_TIME_S),
+        )
+
     def streams(self, config: Mapping[str, Any]) -> List[Stream]:
-        settings, today = self.settings(config)
-        return [self._stream_classes[report](settings, today, self._retry_policy) for report in settings.reports]
+        """discover's streams (read builds its own, with a cursor each, in Sync.build)."""
+        settings, _ = self.settings(config)
+        budget = AvidTrakBudget(settings.requests_per_second, self._retry_policy)
+        failures = Failures(settings.names_accounts)
+        return [self._stream_classes[report](settings, budget, failures) for report in settings.reports]
 
     def read(
         self,
@@ -132,19 +139,21 @@ class SourceAvidtrak(AbstractSource):
     ) -> Iterator[AirbyteMessage]:
         settings, today = self.settings(config)
         _check_catalog(catalog, settings)
-        yield from Sync.build(settings, today, catalog, state, self._retry_policy, self._stream_classes).read()
+        sync = Sync.build(settings, today, catalog, state, self._retry_policy, self._stream_classes, self._timing)
+        yield from sync.read()
 
 
 def _register_pins(settings: Settings) -> None:
     """Every account's pin code, as typed and URL-encoded (as in request URLs), is masked.
 
     The CDK registers only the spec's top-level secrets: its secret paths do not reach into
-    arrays, so the Client Accounts' pin codes would go unmasked. Longest first, because
-    `filter_secrets` replaces in list order and a pin inside a longer one would leave the
-    longer one's remainder visible.
+    arrays, so the Client Accounts' pin codes would go unmasked. `add_to_secrets` adds to
+    what the entrypoint registered from the spec. Longest first, because `filter_secrets`
+    replaces in list order and a pin inside a longer one would leave its remainder visible.
     """
     forms = {form for account in settings.accounts for form in _pin_forms(account.pin_code)}
-    update_secrets(sorted(forms, key=lambda form: (-len(form), form)))
+    for form in sorted(forms, key=lambda form: (-len(form), form)):
+        add_to_secrets(form)
 
 
 def _pin_forms(pin: str) -> Tuple[str, ...]:

@@ -1,36 +1,34 @@
 """The AvidTrak report streams.
 
-`AvidTrakStream` owns everything the reports share: the envelope (each body parsed once,
-shared with the error handler in errors.py), paging, the date window and record typing.
-Each report is a small subclass naming its `Report` (reports.py); its JSON schema lives in
-schemas/<report name>.json.
+`AvidTrakStream` owns what the reports share: the envelope (each body parsed once, shared
+with the error handler in errors.py), paging and record typing. Its windows come from the
+stream's AccountCursor (cursor.py), and its failures go to failures.Failures. Each report
+is a small subclass naming its `Report` (reports.py); its schema is schemas/<name>.json.
 """
 
 from __future__ import annotations
 
 import threading
 from abc import ABC
-from datetime import date
 from types import MappingProxyType
 from typing import Any, ClassVar, Dict, Iterable, List, Mapping, MutableMapping, Optional
 
 import requests
 from airbyte_cdk.models import FailureType, SyncMode
-from airbyte_cdk.sources.streams.call_rate import APIBudget
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http import HttpStream
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_avidtrak import api
-from source_avidtrak.account_state import CursorState, read_cursors
-from source_avidtrak.cdk_contract import backoff_cause
-from source_avidtrak.components import DatetimeWindow, Window
+from source_avidtrak.components import Window
 from source_avidtrak.config import Account, Settings
-from source_avidtrak.errors import AvidTrakBackoffStrategy, AvidTrakErrorHandler, RetryPolicy, envelope_error
+from source_avidtrak.cursor import AccountCursor
+from source_avidtrak.errors import AvidTrakBackoffStrategy, AvidTrakErrorHandler, describe_request, envelope_error
+from source_avidtrak.failures import Failures
+from source_avidtrak.rate_budget import AvidTrakBudget
 from source_avidtrak.records import ACCOUNT_FIELD, PRIMARY_KEY, RecordTyper
 from source_avidtrak.reports import GEOGRAPHICAL_DATA, OFFLINE_PORTAL_CALLS, Report
-from source_avidtrak.stopping import SyncStop, SyncStopped
 
 
 class _CurrentPage(threading.local):
@@ -59,33 +57,27 @@ class AvidTrakStream(HttpStream, ABC):
     def __init__(
         self,
         settings: Settings,
-        today: date,
-        retry_policy: RetryPolicy,
+        budget: AvidTrakBudget,  # one per sync, shared by its streams (rate_budget.py)
+        failures: Failures,  # one per sync too
+        cursor: Optional[AccountCursor] = None,  # the slicer; check reads one slice without it
         page_size: Optional[int] = None,
-        stop: Optional[SyncStop] = None,
         for_check: bool = False,
-        api_budget: Optional[APIBudget] = None,  # rate_budget.py: one per read, shared by its streams
     ):
         self._settings = settings
         self._accounts: Mapping[str, Account] = {account.name: account for account in settings.accounts}
-        self._for_check = for_check
-        self._stop = stop or SyncStop()
-        self._today = today
-        self._retry_policy = retry_policy
+        self._retry_policy = budget.retry_policy
+        self._failures = failures
+        self._cursor = cursor
         self._page_size = page_size or settings.page_size
-        self._window = DatetimeWindow(settings)
+        self._for_check = for_check
         self._envelopes = api.ResponseEnvelopes()
         self._page = _CurrentPage()
-        super().__init__(api_budget=api_budget)
+        super().__init__(api_budget=budget)
         self._typer = RecordTyper(self.get_json_schema())
 
     @property
     def name(self) -> str:
         return self.report.name
-
-    @property
-    def settings(self) -> Settings:
-        return self._settings
 
     @property
     def method(self) -> str:
@@ -114,12 +106,6 @@ class AvidTrakStream(HttpStream, ABC):
         policy = self._retry_policy
         return {"timeout": (policy.connect_timeout_seconds, policy.read_timeout_seconds)}
 
-    def windows(self, sync_mode: SyncMode, cursors: Mapping[str, CursorState]) -> Dict[str, List[Window]]:
-        """Each account's windows, from its own saved cursor (account_state.py) when incremental."""
-        if sync_mode != SyncMode.incremental:
-            return {account.name: self._window.windows(self._today) for account in self._settings.accounts}
-        return {name: self._window.windows(self._today, cursor) for name, cursor in cursors.items()}
-
     def stream_slices(
         self,
         *,
@@ -127,26 +113,10 @@ class AvidTrakStream(HttpStream, ABC):
         cursor_field: Optional[List[str]] = None,
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[Optional[Mapping[str, Any]]]:
-        cursors, dropped = read_cursors(stream_state, self._settings)
-        if dropped:  # logged here, once per stream and sync
-            names = ", ".join(map(repr, dropped))
-            self.logger.info(f"{self.name}: the saved state has accounts no longer configured, dropped: {names}.")
-        by_account = self.windows(sync_mode, cursors)
-        for name, windows in by_account.items():
-            who = self._who(self._accounts[name])
-            if windows:
-                first, last = windows[0].first_day, windows[-1].last_day
-                self.logger.info(f"{who}: reading {first}..{last} in {len(windows)} window(s)")
-            else:
-                self.logger.info(f"{who}: nothing to read, the saved state is past the configured Date To")
-        # Round robin over the accounts, so that the workers serve all of them at once and
-        # no account waits for another to finish.
-        queues = [(name, list(reversed(windows))) for name, windows in by_account.items()]
-        while queues:
-            for name, pending in queues:
-                if pending and not self._stop.tripped(name):  # a window of this account failed: start no other
-                    yield pending.pop().as_slice(name)
-            queues = [(name, pending) for name, pending in queues if pending and not self._stop.tripped(name)]
+        if self._cursor is None:
+            raise RuntimeError("a stream reads windows from its AccountCursor: build it through Sync.build")
+        self.logger.info(f"{self.name}: {self._cursor.describe()}")
+        yield from self._cursor.stream_slices()
 
     def read_records(
         self,
@@ -155,37 +125,16 @@ class AvidTrakStream(HttpStream, ABC):
         stream_slice: Optional[Mapping[str, Any]] = None,
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[StreamData]:
-        """Trips the sync's stop on any failure of this window, before the CDK sees it.
-
-        When the CDK gives up retrying, its message says "API rate limit exceeded." or
-        "Exhausted available request attempts"; ours names the report, window and page.
-        """
-        account = self._account_of(stream_slice)
+        """Any failure of this window goes to failures.py before the CDK sees it."""
         try:
             yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
-        except SyncStopped:
-            raise
-        except AirbyteTracedException as failure:
-            cause = backoff_cause(failure)
-            if cause is not None:
-                failure.message = f"{cause} {self._give_up_advice()}"
-            self._fail(account, failure)
-            raise
-        except Exception as failure:  # a bug: still this account's failure, with the account named
-            traced = AirbyteTracedException.from_exception(
-                failure,
-                message=f"An unexpected error occurred in stream {self.name}: {type(failure).__name__}: {failure}",
-                failure_type=FailureType.system_error,
-            )
-            self._fail(account, traced)
+        except Exception as failure:
+            if self._cursor is not None:
+                self._cursor.abandon(stream_slice or {})
+            traced = self._failures.window_failed(self._account_of(stream_slice), failure, self._give_up_advice())
+            if traced is failure:
+                raise
             raise traced from failure
-
-    def _fail(self, account: Account, failure: AirbyteTracedException) -> None:
-        """Names the account when there are several, and stops that account's windows."""
-        if self._settings.names_accounts and account.describe() not in (failure.message or ""):
-            failure.message = f"{account.describe().capitalize()}: {failure.message}"
-        if not self._stop.trip(account.name, failure):
-            self.logger.warning(f"Also failed while {account.describe()} was stopping: {failure.message}")
 
     def _account_of(self, stream_slice: Optional[Mapping[str, Any]]) -> Account:
         return self._accounts[(stream_slice or {})[ACCOUNT_FIELD]]
@@ -211,7 +160,7 @@ class AvidTrakStream(HttpStream, ABC):
         next_page_token: Optional[Mapping[str, Any]] = None,
     ) -> MutableMapping[str, Any]:
         account = self._account_of(stream_slice)
-        self._stop.raise_if_tripped(account.name)  # before every page: a stopping account sends no more requests
+        self._failures.raise_if_stopped(account.name)  # before every page: a stopping account sends no more
         self._page.number = (next_page_token or {}).get(api.PARAM_PAGE, api.FIRST_PAGE)
         return {
             api.PARAM_PIN: account.pin_code,
@@ -231,33 +180,33 @@ class AvidTrakStream(HttpStream, ABC):
     def parse_response(
         self, response: requests.Response, stream_slice: Optional[Mapping[str, Any]] = None, **kwargs: Any
     ) -> Iterable[Dict[str, Any]]:
-        window = Window.from_slice(stream_slice or {})
         account = self._account_of(stream_slice)
-        where = f"report {self.name}, {window.describe_request()}, page {self._page.number}"
         try:
             envelope = self._envelopes.of(response)
         except api.UnexpectedShape as shape:  # the error handler allowed its one retry
             raise AirbyteTracedException(
-                message=f"AvidTrak sent a response of an unexpected shape for {where}: {shape}. Please report it.",
+                message=f"AvidTrak sent a response of an unexpected shape for {describe_request(response.request)}: "
+                f"{shape}. Please report it.",
                 failure_type=FailureType.system_error,
             ) from None
-        named = account if self._settings.names_accounts else None
-        error = envelope_error(envelope, where, self.report, self.method, named)
-        if error is not None:
-            raise error
+        if not (envelope.is_success or envelope.is_no_data):
+            named = account if self._settings.names_accounts else None
+            raise envelope_error(envelope, describe_request(response.request), self.report, self.method, named)
         if envelope.is_no_data and self._page.number == api.FIRST_PAGE:
-            no_data = envelope.status or "no data"
-            self.logger.info(f"{self._who(account)}: no calls for {window.describe()} (AvidTrak code 0: {no_data})")
+            window = Window.from_slice(stream_slice or {})
+            self.logger.info(f"{self._who(account)}: no calls on {window.describe()} (AvidTrak's code 0, no data)")
         records, problems = self._typer.type_rows(envelope.rows, account.name)
         if problems:
-            self._warn(problems, account, window)
+            self._warn(problems, account, Window.from_slice(stream_slice or {}))
+        if self._cursor is not None:
+            self._cursor.count_rows(stream_slice or {}, len(records))
         return records
 
     def _warn(self, problems: Mapping[str, int], account: Account, window: Window) -> None:
         details = ", ".join(f"{count} without a valid {field}" for field, count in sorted(problems.items()))
         self.logger.warning(
-            f"{self._who(account)} {window.describe()} page {self._page.number}: {details}. These rows are emitted anyway; values that "
-            "could not be typed are null, with their raw text under _avidtrak_unparsed."
+            f"{self._who(account)} {window.describe()} page {self._page.number}: {details}. These rows are emitted "
+            "anyway; values that could not be typed are null, with their raw text under _avidtrak_unparsed."
         )
 
 

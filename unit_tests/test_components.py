@@ -4,6 +4,7 @@ Windows cover whole local days, both ends included; a window for D1..D2 asks for
 `D1 00:00:00` through `D2 23:59:59`.
 """
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from source_avidtrak.components import DatetimeWindow, Window
 from source_avidtrak.config import ConfigError, parse_settings
 from unit_tests.integration.config_builder import ConfigBuilder
+from unit_tests.windowing import windows_of
 
 TODAY = date(2026, 11, 26)
 
@@ -23,8 +25,14 @@ def d(text: str) -> date:
     return date.fromisoformat(text)
 
 
+def day_windows(builder: ConfigBuilder) -> DatetimeWindow:
+    """These cases are about day edges: one-day windows unless the case sets Window Days."""
+    settings = parse_settings(builder.build())
+    return DatetimeWindow(replace(settings, window_days=settings.window_days or 1))
+
+
 def spans(builder: ConfigBuilder, today: date = TODAY, state=None):
-    windows = DatetimeWindow(parse_settings(builder.build())).windows(today, state)
+    windows = windows_of(day_windows(builder), today, state)
     return [(window.first_day.isoformat(), window.last_day.isoformat()) for window in windows]
 
 
@@ -116,7 +124,7 @@ def test_given_time_zone_and_utc_clock_near_midnight_when_windows_then_yesterday
     settings = parse_settings(ConfigBuilder().with_timezone(zone).build())
 
     today = settings.today(lambda: utc_now)
-    windows = DatetimeWindow(settings).windows(today)
+    windows = windows_of(DatetimeWindow(replace(settings, window_days=settings.window_days or 1)), today)
 
     assert [(w.first_day.isoformat(), w.last_day.isoformat()) for w in windows] == [(expected_yesterday,) * 2]
 
@@ -223,7 +231,7 @@ def test_given_any_range_when_windows_then_contiguous_cover_without_overlap(firs
     last = min(first + timedelta(days=length - 1), TODAY)
     builder = ConfigBuilder().with_date_range(first.isoformat(), last.isoformat()).with_window_days(window_days)
 
-    windows = DatetimeWindow(parse_settings(builder.build())).windows(TODAY)
+    windows = windows_of(day_windows(builder), TODAY)
 
     assert windows[0].first_day == first and windows[-1].last_day == last
     for previous, following in pairwise(windows):

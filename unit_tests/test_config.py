@@ -23,7 +23,7 @@ def test_given_only_required_keys_when_parse_then_every_default_applies():
     assert settings.reports == ("geographical_data", "offline_portal_calls")
     assert (settings.start, settings.end) == (RelativeDay(1), RelativeDay(1))
     assert settings.timezone.key == "UTC"
-    assert (settings.lookback_days, settings.window_days) == (1, 1)
+    assert (settings.lookback_days, settings.window_days) == (1, None)  # None: windows sized by the data
     assert (settings.page_size, settings.num_workers) == (500, 3)
     assert settings.requests_per_second is None
 

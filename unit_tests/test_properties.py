@@ -25,9 +25,10 @@ from hypothesis import strategies as st
 
 from source_avidtrak import api
 from source_avidtrak import config as config_module
-from source_avidtrak.components import DatetimeWindow, Window
+from source_avidtrak.components import PROBE_DAYS, DatetimeWindow, Window
 from source_avidtrak.config import ConfigError, parse_settings
 from source_avidtrak.records import ACCOUNT_FIELD, UNPARSED_FIELD, RecordTyper
+from unit_tests.windowing import windows_of
 
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "source_avidtrak" / "schemas"
 MAX_OFFSET_DAYS = 3650
@@ -157,16 +158,17 @@ def test_windows_cover_the_intended_days_exactly_once_in_order_for_any_config_to
 
     if scenario["first"] > scenario["last"] or scenario["last"] > scenario["today"]:
         with pytest.raises(ConfigError):
-            window.windows(scenario["today"], state)
+            windows_of(window, scenario["today"], state)
         return
 
-    assert_exact_cover(window.windows(scenario["today"]), (scenario["first"], scenario["last"]), settings_.window_days)
+    longest = settings_.window_days or PROBE_DAYS  # unset: probes, as nothing is known of the data
+    assert_exact_cover(windows_of(window, scenario["today"]), (scenario["first"], scenario["last"]), longest)
     days = intended_days(scenario, state)
-    windows = window.windows(scenario["today"], state)
+    windows = windows_of(window, scenario["today"], state)
     if days is None:
         assert windows == []
     else:
-        assert_exact_cover(windows, days, settings_.window_days)
+        assert_exact_cover(windows, days, longest)
 
 
 @THOROUGH
@@ -185,7 +187,7 @@ def test_any_state_value_gives_windows_or_a_config_error(value):
         },
     }
     try:
-        windows = DatetimeWindow(parse_settings(config)).windows(date(2026, 11, 10), {api.CURSOR_FIELD: value})
+        windows = windows_of(DatetimeWindow(parse_settings(config)), date(2026, 11, 10), {api.CURSOR_FIELD: value})
     except ConfigError:
         return
     assert all(w.first_day >= date(2026, 1, 1) and w.last_day <= date(2026, 11, 10) for w in windows)

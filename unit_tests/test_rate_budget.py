@@ -1,52 +1,41 @@
-"""The shared rate budget (rate_budget.py): Retry-After, pacing, and one pause for every worker.
+"""The shared rate budget (rate_budget.py), on a fake clock.
 
-The policy's arithmetic runs on a fake clock; the threaded tests send real requests
-through the CDK's LimiterSession to the simulator, with sub-second pauses.
+`simulate` plays a read in virtual time: `workers` workers, each sending its requests
+through the budget, waiting as it says, and retrying a 429 the way the CDK's HttpClient
+does (Retry-After within the policy's bounds, plus the CDK's extra second, at most
+`max_retries` times). Nothing sleeps; each case takes milliseconds.
 """
 
 from __future__ import annotations
 
-import threading
+import email.utils
+import heapq
+import itertools
 import time
-from datetime import UTC, datetime, timedelta
-from typing import List, Optional
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional, Tuple
 
 import pytest
 import requests
-from airbyte_cdk.sources.streams.call_rate import CallRateLimitHit, LimiterSession
 
-from integration_tests.simulator import AvidTrakSimulator, Fault
+from integration_tests.token_bucket import TokenBucket
 from source_avidtrak.errors import RetryPolicy
-from source_avidtrak.rate_budget import (
-    CONFIRMED_PROBE_STEP,
-    PROBE_SECONDS,
-    PROBE_STEP,
-    SAFETY,
-    SLOW_START_REQUESTS_PER_SECOND,
-    AvidTrakBudget,
-    SharedPace,
-    rate_budget,
-)
+from source_avidtrak.rate_budget import PROBE_SECONDS, SAFETY, START_RATE, UNPACED_ABOVE, AvidTrakBudget
 
-POLICY = RetryPolicy(retry_after_floor_seconds=0.05)
-REQUEST = requests.Request("GET", "http://127.0.0.1/webservice/api.php").prepare()
+POLICY = RetryPolicy()
+CDK_EXTRA_SLEEP_SECONDS = 1.0  # the CDK's user-defined backoff sleeps backoff_time + 1
 
 
-class Clock:
+class FakeClock:
     def __init__(self) -> None:
-        self.now = 100.0
+        self.now = 1000.0
 
     def __call__(self) -> float:
         return self.now
 
 
-def wait_of(pace: SharedPace) -> Optional[float]:
-    """None when the pace grants a request now, else how long it asks to wait."""
-    try:
-        pace.try_acquire(REQUEST, weight=1)
-    except CallRateLimitHit as hit:
-        return hit.time_to_wait.total_seconds()
-    return None
+def no_sleep(seconds: float) -> None:
+    raise AssertionError("the simulation never calls the blocking acquire")
 
 
 def response(status: int, retry_after: Optional[str] = None) -> requests.Response:
@@ -57,211 +46,231 @@ def response(status: int, retry_after: Optional[str] = None) -> requests.Respons
     return answer
 
 
-def in_seconds(seconds: float) -> datetime:
-    return datetime.now(UTC) + timedelta(seconds=seconds)
+Server = Callable[[], Optional[float]]  # None: answered; else a 429 with that Retry-After
 
 
-def test_given_retry_after_in_seconds_when_budget_reads_it_then_reset_is_that_far_ahead():
-    reset = rate_budget(None, POLICY).get_reset_ts_from_response(response(429, "3"))
+@dataclass
+class Outcome:
+    wall_s: float = 0.0
+    requests: int = 0
+    rate_limited: int = 0
+    failed: List[int] = field(default_factory=list)
 
-    assert reset is not None
-    assert abs((reset - datetime.now(UTC)).total_seconds() - 3) < 0.5
-
-
-def test_given_retry_after_as_http_date_or_missing_when_budget_reads_it_then_date_or_none():
-    budget = rate_budget(None, POLICY)
-    later = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=30)
-
-    reset = budget.get_reset_ts_from_response(response(429, later.strftime("%a, %d %b %Y %H:%M:%S GMT")))
-
-    assert reset is not None and abs((reset - later).total_seconds()) < 1
-    assert budget.get_reset_ts_from_response(response(429)) is None
+    @property
+    def limited_share(self) -> float:
+        return self.rate_limited / self.requests
 
 
-def test_given_a_429_when_budget_updates_then_policy_pauses_until_retry_after():
-    clock = Clock()
-    pace = SharedPace(None, POLICY, clock=clock)
-    budget = AvidTrakBudget(pace)
+def simulate(
+    server_for: Callable[[FakeClock], Server],
+    calls: int,
+    requests_per_second: Optional[float] = None,
+    workers: int = 10,
+    latency_s: float = 0.02,
+) -> Outcome:
+    clock = FakeClock()
+    server = server_for(clock)
+    budget = AvidTrakBudget(requests_per_second, POLICY, clock=clock, sleep=no_sleep)
+    start, outcome = clock.now, Outcome()
+    todo = iter(range(calls))
+    attempts = [0] * calls
+    order = itertools.count()
+    # (when, tiebreak, worker's call, kind, retry_after)
+    events: List[Tuple[float, int, int, str, Optional[float]]] = []
+    for _ in range(workers):
+        call = next(todo, None)
+        if call is not None:
+            heapq.heappush(events, (clock.now, next(order), call, "acquire", None))
+    while events:
+        clock.now, _, call, kind, retry_after = heapq.heappop(events)
+        if kind == "acquire":
+            wait = budget.wait_before_send()
+            if wait > 0:
+                heapq.heappush(events, (clock.now + wait, next(order), call, "acquire", None))
+                continue
+            outcome.requests += 1
+            answer = server()
+            heapq.heappush(events, (clock.now + latency_s, next(order), call, "answer", answer))
+            continue
+        if retry_after is None:
+            budget.update_from_response(None, response(200))
+            nxt = next(todo, None)
+            if nxt is not None:
+                heapq.heappush(events, (clock.now, next(order), nxt, "acquire", None))
+            continue
+        outcome.rate_limited += 1
+        budget.update_from_response(None, response(429, f"{retry_after:g}"))
+        attempts[call] += 1
+        if attempts[call] > POLICY.max_retries:
+            outcome.failed.append(call)
+            continue
+        backoff = min(max(retry_after, POLICY.retry_after_floor_seconds), POLICY.cap_seconds)
+        heapq.heappush(events, (clock.now + backoff + CDK_EXTRA_SLEEP_SECONDS, next(order), call, "acquire", None))
+    outcome.wall_s = clock.now - start
+    return outcome
 
-    budget.update_from_response(REQUEST, response(429, "2"))
 
-    assert wait_of(pace) == pytest.approx(2.0, abs=0.1)
-    clock.now += 2.1
-    assert wait_of(pace) is None
+def token_bucket(rate: float, burst: float) -> Callable[[FakeClock], Server]:
+    def server_for(clock: FakeClock) -> Server:
+        bucket = TokenBucket(rate, burst, clock=clock)
+        return lambda: bucket.take()
+
+    return server_for
 
 
-def test_given_no_known_limit_when_no_429_then_slow_start_doubles_every_second_until_unpaced():
-    clock = Clock()
-    pace = SharedPace(None, POLICY, clock=clock)
+def storm(refused: int, retry_after: float) -> Callable[[FakeClock], Server]:
+    """The first `refused` requests answered 429, everything after them answered."""
 
-    assert wait_of(pace) is None
-    assert wait_of(pace) == pytest.approx(1 / SLOW_START_REQUESTS_PER_SECOND)
-    paces = []
-    for _ in range(6):
+    def server_for(clock: FakeClock) -> Server:
+        count = itertools.count()
+        return lambda: retry_after if next(count) < refused else None
+
+    return server_for
+
+
+def always_open(clock: FakeClock) -> Server:
+    return lambda: None
+
+
+def test_given_a_storm_of_429s_at_the_start_when_ten_workers_read_then_every_call_within_30_s_of_no_storm():
+    quiet = simulate(always_open, calls=200)
+    stormy = simulate(storm(refused=30, retry_after=1), calls=200)
+
+    assert stormy.failed == [] and quiet.failed == []
+    assert stormy.rate_limited == 30
+    assert stormy.wall_s - quiet.wall_s <= 30, (stormy, quiet)
+    # Not just within the bound: the pause rides out a burst in a few rounds of the workers.
+    assert stormy.wall_s - quiet.wall_s <= 10, (stormy, quiet)
+
+
+def test_given_a_token_bucket_and_no_known_limit_when_ten_workers_read_then_few_429s_and_wall_near_the_rate():
+    outcome = simulate(token_bucket(5, 5), calls=120)
+
+    answered = outcome.requests - outcome.rate_limited
+    assert outcome.failed == []
+    assert outcome.limited_share <= 0.05, outcome
+    assert outcome.wall_s <= 1.25 * answered / 5, outcome
+
+
+def test_given_a_token_bucket_and_its_rate_as_known_limit_when_ten_workers_read_then_no_429():
+    outcome = simulate(token_bucket(5, 5), calls=120, requests_per_second=5)
+
+    assert outcome.rate_limited == 0
+    assert outcome.wall_s <= 1.05 * 120 / 5, outcome
+
+
+@pytest.mark.parametrize("rate, burst", [(2, 1), (5, 5), (20, 10), (50, 100)])
+def test_given_buckets_of_other_sizes_when_ten_workers_read_then_the_share_of_429s_stays_small(rate, burst):
+    outcome = simulate(token_bucket(rate, burst), calls=400)
+
+    assert outcome.failed == []
+    assert outcome.limited_share <= 0.05, outcome
+
+
+def test_given_no_429_when_reading_then_the_slow_start_ends_unpaced_within_seconds():
+    clock = FakeClock()
+    budget = AvidTrakBudget(None, POLICY, clock=clock, sleep=no_sleep)
+    assert budget.requests_per_second == START_RATE
+
+    for _ in range(10):
         clock.now += 1.0
-        wait_of(pace)
-        paces.append(pace.requests_per_second)
+        assert budget.wait_before_send() == 0.0
 
-    assert paces == [100.0, 200.0, 400.0, 800.0, None, None]
-    assert [wait_of(pace) for _ in range(50)] == [None] * 50
-
-
-def test_given_requests_per_second_when_acquiring_then_spaced_one_over_rate():
-    clock = Clock()
-    pace = SharedPace(4.0, POLICY, clock=clock)
-
-    assert wait_of(pace) is None
-    assert wait_of(pace) == pytest.approx(0.25)
-    clock.now += 0.25
-    assert wait_of(pace) is None
+    assert budget.requests_per_second is None
+    assert START_RATE * 2**6 >= UNPACED_ABOVE  # why ten seconds suffice
 
 
-def test_given_a_429_after_some_passed_when_paused_then_pace_is_what_passed_per_second():
-    clock = Clock()
-    pace = SharedPace(None, POLICY, clock=clock)
-    for _ in range(8):  # AvidTrak let 8 through in the first 2 s
-        pace.update(None, None)
-    clock.now += 2.0
+def test_given_a_429_when_a_worker_asks_then_it_waits_for_the_retry_after_and_everyone_with_it():
+    clock = FakeClock()
+    budget = AvidTrakBudget(None, POLICY, clock=clock, sleep=no_sleep)
 
-    pace.update(0, in_seconds(1))
+    budget.update_from_response(None, response(429, "7"))
 
-    assert pace.requests_per_second == pytest.approx(SAFETY * 4.0)
-
-
-def test_given_429s_in_flight_during_a_pause_when_updated_then_one_slow_down():
-    clock = Clock()
-    pace = SharedPace(None, POLICY, clock=clock)
-    for _ in range(5):
-        pace.update(None, None)
-    pace.update(0, in_seconds(1))
-    first = pace.requests_per_second
-
-    pace.update(0, in_seconds(1))  # the other requests sent before the first 429 came back
-
-    assert pace.requests_per_second == first
+    assert budget.wait_before_send() == pytest.approx(7.0)
+    assert budget.wait_before_send() == pytest.approx(7.0)
+    clock.now += 7.0
+    assert budget.wait_before_send() == 0.0
 
 
-def test_given_known_limit_when_429_then_pace_drops_and_probes_never_exceed_the_limit():
-    clock = Clock()
-    pace = SharedPace(5.0, POLICY, clock=clock)
-    pace.update(None, None)
-    clock.now += 1.0
-    pace.update(0, in_seconds(0))
-    assert pace.requests_per_second == pytest.approx(SAFETY * 1.0)
+def test_given_a_429_without_retry_after_when_a_worker_asks_then_it_waits_the_floor():
+    clock = FakeClock()
+    budget = AvidTrakBudget(None, POLICY, clock=clock, sleep=no_sleep)
 
+    budget.update_from_response(None, response(429))
+
+    assert budget.wait_before_send() == pytest.approx(POLICY.retry_after_floor_seconds)
+
+
+def test_given_retry_after_as_an_http_date_when_budget_reads_it_then_it_waits_until_then():
+    clock = FakeClock()
+    budget = AvidTrakBudget(None, POLICY, clock=clock, sleep=no_sleep)
+    later = email.utils.formatdate(time.time() + 30, usegmt=True)
+
+    budget.update_from_response(None, response(429, later))
+
+    assert 28 <= budget.wait_before_send() <= 31
+
+
+def test_given_retry_after_beyond_the_cap_when_a_worker_asks_then_nobody_waits():
+    clock = FakeClock()
+    budget = AvidTrakBudget(None, POLICY, clock=clock, sleep=no_sleep)
+
+    budget.update_from_response(None, response(429, "86400"))
+
+    assert budget.wait_before_send() == 0.0
+
+
+def test_given_answers_between_two_429s_when_the_second_arrives_then_the_pace_is_what_got_through():
+    clock = FakeClock()
+    budget = AvidTrakBudget(None, POLICY, clock=clock, sleep=no_sleep)
+    budget.update_from_response(None, response(429, "1"))
+    clock.now += 1.0  # the pause is over: the measured interval starts
     for _ in range(40):
+        clock.now += 0.1
+        budget.update_from_response(None, response(200))
+
+    budget.update_from_response(None, response(429, "1"))
+
+    assert budget.requests_per_second == pytest.approx(SAFETY * 40 / 4.0)
+
+
+def test_given_a_measured_pace_when_no_429_follows_then_it_rises_but_never_past_a_known_limit():
+    clock = FakeClock()
+    budget = AvidTrakBudget(6.0, POLICY, clock=clock, sleep=no_sleep)
+    for _ in range(5):
+        clock.now += 0.2
+        budget.update_from_response(None, response(200))
+    budget.update_from_response(None, response(429, "1"))
+    measured = budget.requests_per_second
+    assert measured is not None and measured < 6.0
+
+    for _ in range(int(60 / PROBE_SECONDS)):
         clock.now += PROBE_SECONDS
-        wait_of(pace)
+        budget.wait_before_send()
 
-    assert pace.requests_per_second == 5.0
-
-
-def test_given_learned_pace_when_no_429_for_a_while_then_probe_raises_it():
-    clock = Clock()
-    pace = SharedPace(None, POLICY, clock=clock)
-    pace.update(None, None)
-    pace.update(0, in_seconds(0))
-    learned = pace.requests_per_second
-    assert learned is not None
-
-    clock.now += PROBE_SECONDS
-    wait_of(pace)
-
-    assert pace.requests_per_second == pytest.approx(learned * PROBE_STEP)
+    assert budget.requests_per_second == 6.0
 
 
-def test_given_nothing_passed_since_last_429_when_429_again_then_pace_halves():
-    clock = Clock()
-    pace = SharedPace(4.0, POLICY, clock=clock)
-    pace.update(0, in_seconds(0))
-    first = pace.requests_per_second
-    assert first is not None
-    clock.now += 1.0
+def test_given_requests_per_second_when_workers_ask_at_once_then_requests_leave_evenly_spaced():
+    clock = FakeClock()
+    budget = AvidTrakBudget(4.0, POLICY, clock=clock, sleep=no_sleep)
 
-    pace.update(0, in_seconds(0))
-
-    assert pace.requests_per_second == pytest.approx(first / 2)
+    assert budget.wait_before_send() == 0.0
+    assert budget.wait_before_send() == pytest.approx(0.25)
+    clock.now += 0.25
+    assert budget.wait_before_send() == 0.0
 
 
-@pytest.fixture
-def sim():
-    with AvidTrakSimulator(calls_per_day=1, empty_day_ratio=0) as simulator:
-        yield simulator
+def test_given_the_blocking_acquire_when_the_pace_says_wait_then_it_sleeps_through_the_injected_sleeper():
+    clock = FakeClock()
+    slept: List[float] = []
 
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.now += seconds
 
-def send(session: requests.Session, url: str) -> requests.Response:
-    return session.send(requests.Request("GET", url, params={"method": "geographical_data"}).prepare(), timeout=10)
+    budget = AvidTrakBudget(2.0, POLICY, clock=clock, sleep=sleep)
+    budget.acquire_call(None)
+    budget.acquire_call(None)
 
-
-def test_given_one_worker_gets_a_429_when_others_send_then_they_all_wait_for_retry_after(sim):
-    """One budget, several threads: the pause of one 429 holds back every other request."""
-    sim.add_fault(Fault("rate_limit", retry_after="0.4"))
-    session = LimiterSession(api_budget=rate_budget(None, POLICY))
-    first = send(session, sim.api_url)
-    limited_at = time.monotonic()
-    sent_at: List[float] = []
-
-    def worker() -> None:
-        send(session, sim.api_url)
-        sent_at.append(time.monotonic())
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
-
-    assert first.status_code == 429
-    assert len(sent_at) == 4
-    assert min(sent_at) - limited_at >= 0.3  # Retry-After 0.4 s; generous for a loaded machine
-
-
-def test_given_requests_per_second_when_threads_send_through_a_token_bucket_then_no_429():
-    # Spaced 1/10 s apart, requests reach the bucket in bunches only when a thread is held up
-    # on the client: a burst of 4 absorbs 300 ms of such scheduling delay on a loaded machine
-    # (with a burst of 2 and 1/20 s, CI saw one 429 in 24).
-    with AvidTrakSimulator(calls_per_day=1, empty_day_ratio=0, rate_limit=10, burst=4) as sim:
-        session = LimiterSession(api_budget=rate_budget(10.0, POLICY))
-        started = time.monotonic()
-        statuses: List[int] = []
-
-        def worker() -> None:
-            statuses.extend(send(session, sim.api_url).status_code for _ in range(4))
-
-        threads = [threading.Thread(target=worker) for _ in range(6)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
-        elapsed = time.monotonic() - started
-
-        assert statuses == [200] * 24
-        assert sim.stats == {"requests": 24, "rate_limited": 0}
-    assert elapsed >= 0.9 * 23 / 10  # 24 requests 1/10 s apart
-
-
-def test_given_first_request_gets_a_429_when_nothing_passed_then_pause_and_half_the_slow_start():
-    clock = Clock()
-    pace = SharedPace(None, POLICY, clock=clock)
-
-    pace.update(0, in_seconds(1))
-
-    assert pace.requests_per_second == SLOW_START_REQUESTS_PER_SECOND / 2
-    assert wait_of(pace) == pytest.approx(1.0, abs=0.1)
-
-
-def test_given_pace_measured_between_two_429s_when_probing_then_gently():
-    clock = Clock()
-    pace = SharedPace(None, POLICY, clock=clock)
-    pace.update(0, in_seconds(0))
-    clock.now += 1.0  # past the pause
-    for _ in range(30):  # 30 passed in the 10 s between two 429s: the server's 3/s
-        pace.update(None, None)
-    clock.now += 9.0
-    pace.update(0, in_seconds(0))
-    assert pace.requests_per_second == pytest.approx(SAFETY * 3.0)
-
-    clock.now += PROBE_SECONDS
-    wait_of(pace)
-
-    assert pace.requests_per_second == pytest.approx(SAFETY * 3.0 * CONFIRMED_PROBE_STEP)
+    assert slept == [pytest.approx(0.5)]

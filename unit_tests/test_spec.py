@@ -212,7 +212,7 @@ def test_given_builder_config_when_validated_against_spec_then_valid(spec, build
 def test_given_spec_defaults_when_compared_then_equal_config_defaults_and_bounds(spec):
     properties = spec["properties"]
     for name, default in config_module.DEFAULTS.items():
-        assert properties[name]["default"] == default, name
+        assert properties[name].get("default") == default, name
     for name, (low, high) in config_module.BOUNDS.items():
         assert (properties[name]["minimum"], properties[name]["maximum"]) == (low, high), name
     assert properties["base_url"]["default"] == config_module.DEFAULT_BASE_URL

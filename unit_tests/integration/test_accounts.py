@@ -34,6 +34,7 @@ def rejected():
 def agency() -> ConfigBuilder:
     return (
         ConfigBuilder()
+        .with_window_days(1)
         .with_reports(OFFLINE_PORTAL_CALLS)
         .with_account_name("agency")
         .with_client_account("client-7", CLIENT_7_PIN)
@@ -70,7 +71,8 @@ def test_given_no_client_accounts_when_read_then_records_carry_the_default_accou
     http_mocker.get(offline("2026-11-24"), calls("C-1"))
 
     output = run_read(
-        ConfigBuilder().with_reports(OFFLINE_PORTAL_CALLS).with_single_date("2026-11-24").build(), OFFLINE_PORTAL_CALLS
+        ConfigBuilder().with_window_days(1).with_reports(OFFLINE_PORTAL_CALLS).with_single_date("2026-11-24").build(),
+        OFFLINE_PORTAL_CALLS,
     )
 
     assert [record["account"] for record in record_data(output)] == ["main"]
@@ -138,6 +140,7 @@ def test_given_single_account_state_when_read_with_clients_then_it_is_the_pin_co
 
     output = run_read(
         ConfigBuilder()
+        .with_window_days(1)
         .with_reports(OFFLINE_PORTAL_CALLS)
         .with_client_account("client-7", CLIENT_7_PIN)
         .with_date_range("2026-11-23", "2026-11-24")
@@ -166,6 +169,7 @@ def test_given_state_of_a_removed_account_when_read_then_it_is_dropped(http_mock
 
     output = run_read(
         ConfigBuilder()
+        .with_window_days(1)
         .with_reports(OFFLINE_PORTAL_CALLS)
         .with_date_range("2026-11-20", "2026-11-24")
         .with_lookback_days(0)

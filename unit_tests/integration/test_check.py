@@ -10,7 +10,7 @@ import pytest
 from airbyte_cdk.models import Status, Type
 
 from unit_tests.integration.config_builder import GEOGRAPHICAL_DATA, OFFLINE_PORTAL_CALLS, PIN_CODE, ConfigBuilder
-from unit_tests.integration.harness import error_traces, run_check, serialized
+from unit_tests.integration.harness import FAST_RETRY, error_traces, run_check, serialized
 from unit_tests.integration.request_builder import AvidTrakRequestBuilder
 from unit_tests.integration.response_builder import AvidTrakResponseBuilder, row
 
@@ -76,14 +76,15 @@ def test_given_unknown_method_when_check_then_failed_naming_method_and_base_url(
     assert "Base URL (https://avidtrak.com/webservice/api.php)" in status.message
 
 
-def test_given_server_errors_when_check_then_failed_after_one_retry(fake_time, http_mocker):
-    http_mocker.get(check_request(), [AvidTrakResponseBuilder.raw("<html>oops</html>", 500).build()] * 2)
+def test_given_server_errors_when_check_then_failed_after_the_unreachable_budget_of_retries(fake_time, http_mocker):
+    retries = FAST_RETRY.unreachable_retries  # check retries as often as read retries an unreachable host
+    http_mocker.get(check_request(), [AvidTrakResponseBuilder.raw("<html>oops</html>", 500).build()] * (retries + 1))
 
     status = connection_status(run_check(ConfigBuilder().build()))
 
     assert status.status == Status.FAILED
     assert "AvidTrak answered HTTP 500" in status.message
-    assert len(fake_time.sleeps) == 1
+    assert len(fake_time.sleeps) == retries
 
 
 @pytest.mark.parametrize(

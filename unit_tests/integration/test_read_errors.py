@@ -10,7 +10,7 @@ import pytest
 from airbyte_cdk.models import AirbyteStreamStatus, Type
 
 from unit_tests.integration.config_builder import OFFLINE_PORTAL_CALLS, PIN_CODE, ConfigBuilder
-from unit_tests.integration.harness import error_traces, record_data, run_read, serialized
+from unit_tests.integration.harness import FAST_RETRY, error_traces, record_data, run_read, serialized
 from unit_tests.integration.request_builder import AvidTrakRequestBuilder
 from unit_tests.integration.response_builder import AvidTrakResponseBuilder, row
 
@@ -42,8 +42,8 @@ def test_given_code_0_when_read_then_no_records_info_log_and_stream_complete(htt
     output = run_read(config().build(), OFFLINE_PORTAL_CALLS)
 
     assert record_data(output) == [] and error_traces(output) == []
-    expected = "offline_portal_calls: no calls for 2026-11-25 (AvidTrak code 0: No data found)"
-    assert [log.log.level.value for log in output.logs if log.log.message == expected] == ["INFO"]
+    lines = [log for log in output.logs if "no calls on 2026-11-25" in log.log.message]
+    assert [log.log.level.value for log in lines] == ["INFO"] and "code 0" in lines[0].log.message
     assert output.get_stream_statuses(OFFLINE_PORTAL_CALLS)[-1] == AirbyteStreamStatus.COMPLETE
 
 
@@ -121,8 +121,22 @@ def test_given_http_429_with_retry_after_when_read_then_retried_within_cap(fake_
     output = run_read(config().build(), OFFLINE_PORTAL_CALLS)
 
     assert len(record_data(output)) == 1 and error_traces(output) == []
-    # Retry-After 7 s is capped at FAST_RETRY's 0.05 s; the CDK adds 1 s.
-    assert fake_time.sleeps == [pytest.approx(1.05)]
+    assert fake_time.sleeps == [pytest.approx(8.0)]  # Retry-After 7 s, and the CDK adds 1 s
+
+
+def test_given_http_429_with_retry_after_beyond_the_cap_when_read_then_one_transient_error_at_once(
+    fake_time, http_mocker
+):
+    day = AvidTrakResponseBuilder.raw("Too Many Requests", 429).with_header("Retry-After", "86400").build()
+    http_mocker.get(YESTERDAY_REQUEST.build(), day)
+
+    output = run_read(config().build(), OFFLINE_PORTAL_CALLS, expect_failure=True)
+
+    assert failure_types(output) == ["transient_error"]
+    message = error_traces(output)[0].message
+    assert "86400 s (24 hours)" in message and f"({FAST_RETRY.cap_seconds:g} s)" in message
+    assert "next sync resumes from the saved state" in message
+    assert fake_time.sleeps == []
 
 
 def test_given_http_429_on_every_attempt_when_read_then_each_counts_toward_the_retry_budget(fake_time, http_mocker):
