@@ -46,8 +46,10 @@ from airbyte_cdk.test.catalog_builder import CatalogBuilder, ConfiguredAirbyteSt
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, make_file, read
 from airbyte_cdk.test.state_builder import StateBuilder
 
+from source_avidtrak.cursor import STATE_INTERVAL_SECONDS
 from source_avidtrak.errors import RetryPolicy
 from source_avidtrak.source import SourceAvidtrak
+from source_avidtrak.sync import Timing
 from unit_tests.cdk_test_kit import patch_retry_sleeps
 from unit_tests.cdk_test_kit import run_check as cdk_run_check
 
@@ -85,6 +87,7 @@ FAULTS = {
 }
 LAUNCHER_POLICY_ENV = "AVIDTRAK_TEST_RETRY_POLICY"
 LAUNCHER_NOW_ENV = "AVIDTRAK_TEST_NOW"
+LAUNCHER_STATE_INTERVAL_ENV = "AVIDTRAK_TEST_STATE_INTERVAL_SECONDS"
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -279,7 +282,9 @@ def launch_with_policy(argv: List[str]) -> None:
     sleeper = RecordingSleep()
     patch_retry_sleeps(_ProcessWide(), sleeper)  # this process only runs the connector once
     now = datetime.fromisoformat(os.environ.get(LAUNCHER_NOW_ENV) or NOW.isoformat())
-    launch(SourceAvidtrak(clock=lambda: now, retry_policy=policy), argv)
+    interval = float(os.environ.get(LAUNCHER_STATE_INTERVAL_ENV) or STATE_INTERVAL_SECONDS)
+    timing = Timing(state_interval_seconds=interval)
+    launch(SourceAvidtrak(clock=lambda: now, retry_policy=policy, timing=timing), argv)
 
 
 # --- a proxy that fails chosen windows -------------------------------------------------

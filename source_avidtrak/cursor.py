@@ -94,6 +94,7 @@ class AccountCursor(Cursor):
         state_manager: ConnectorStateManager,
         message_repository: MessageRepository,
         clock: Callable[[], float] = time.monotonic,
+        state_interval_seconds: float = STATE_INTERVAL_SECONDS,
     ) -> None:
         self._stream_name = stream_name
         self._planner = planner
@@ -103,6 +104,7 @@ class AccountCursor(Cursor):
         self._state_manager = state_manager
         self._repository = message_repository
         self._clock = clock
+        self._state_interval_s = state_interval_seconds
         self._final = None if saved is not None else FinalStateCursor(stream_name, None, message_repository)
         self._lock = threading.Lock()  # windows close on the worker threads
         self._accounts: Dict[str, _Account] = {}
@@ -184,7 +186,7 @@ class AccountCursor(Cursor):
             seen = account.seen or Seen(0, 0, 0)
             account.seen = Seen(seen.rows + rows, seen.days + window.days, window.days)
             moved = self._advance(account, stream_slice[SLICE_END])
-            if moved and self._final is None and self._clock() - self._emitted_at >= STATE_INTERVAL_SECONDS:
+            if moved and self._final is None and self._clock() - self._emitted_at >= self._state_interval_s:
                 self._emit()
         self._slots.give()
 

@@ -9,7 +9,7 @@ tuple; unit_tests/test_reports.py fails when spec.yaml, schemas/ or streams.py d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Tuple
 
 from source_avidtrak import api
 
@@ -30,7 +30,3 @@ OFFLINE_PORTAL_CALLS = Report("offline_portal_calls", "Offline Portal Calls", ap
 
 REPORTS: Tuple[Report, ...] = (GEOGRAPHICAL_DATA, OFFLINE_PORTAL_CALLS)
 REPORT_NAMES: Tuple[str, ...] = tuple(report.name for report in REPORTS)
-
-
-def report_named(name: str) -> Optional[Report]:
-    return next((report for report in REPORTS if report.name == name), None)

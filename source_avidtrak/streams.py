@@ -125,16 +125,23 @@ class AvidTrakStream(HttpStream, ABC):
         stream_slice: Optional[Mapping[str, Any]] = None,
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[StreamData]:
-        """Any failure of this window goes to failures.py before the CDK sees it."""
+        """Any failure of this window goes to failures.py before the CDK sees it.
+
+        A window that does not finish (a failure, or its reader gone) frees its worker slot
+        here; one that finishes frees it when the CDK closes it (cursor.py).
+        """
+        finished = False
         try:
             yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
+            finished = True
         except Exception as failure:
-            if self._cursor is not None:
-                self._cursor.abandon(stream_slice or {})
             traced = self._failures.window_failed(self._account_of(stream_slice), failure, self._give_up_advice())
             if traced is failure:
                 raise
             raise traced from failure
+        finally:
+            if not finished and self._cursor is not None:
+                self._cursor.abandon(stream_slice or {})
 
     def _account_of(self, stream_slice: Optional[Mapping[str, Any]]) -> Account:
         return self._accounts[(stream_slice or {})[ACCOUNT_FIELD]]

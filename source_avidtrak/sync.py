@@ -30,7 +30,7 @@ from source_avidtrak import api
 from source_avidtrak.account_state import SavedState, read_cursors
 from source_avidtrak.components import DatetimeWindow
 from source_avidtrak.config import Settings
-from source_avidtrak.cursor import AccountCursor, WorkerSlots
+from source_avidtrak.cursor import STATE_INTERVAL_SECONDS, AccountCursor, WorkerSlots
 from source_avidtrak.errors import RetryPolicy
 from source_avidtrak.failures import Failures
 from source_avidtrak.rate_budget import AvidTrakBudget
@@ -46,10 +46,11 @@ logger = logging.getLogger("airbyte")
 
 @dataclass(frozen=True)
 class Timing:
-    """The clock and sleep of the rate budget and of STATE pacing: tests pass fake ones."""
+    """The clock and sleep of the rate budget, and how often STATE leaves: tests pass their own."""
 
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    state_interval_seconds: float = STATE_INTERVAL_SECONDS
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class Sync:
                 state_manager,
                 repository,
                 timing.monotonic,
+                timing.state_interval_seconds,
             )
             stream = stream_classes[report](settings, budget, failures, cursor)
             streams.append(_concurrent_stream(stream.name, stream, cursor, sync_modes[report], repository))

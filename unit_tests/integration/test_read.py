@@ -4,11 +4,22 @@ Every request is mocked with its full query string (HttpMocker compares all para
 and HttpMocker is strict: an unexpected request fails the read, an unused mock fails the test.
 """
 
+import threading
+from datetime import date
 from typing import Optional
 
 from airbyte_cdk.models import SyncMode
+from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
+from airbyte_cdk.sources.message import InMemoryMessageRepository
 from airbyte_cdk.test.mock_http import HttpRequest
 
+from source_avidtrak.components import DatetimeWindow
+from source_avidtrak.config import parse_settings
+from source_avidtrak.cursor import AccountCursor, WorkerSlots
+from source_avidtrak.errors import RetryPolicy
+from source_avidtrak.failures import Failures
+from source_avidtrak.rate_budget import AvidTrakBudget
+from source_avidtrak.streams import STREAM_CLASSES
 from unit_tests.integration.config_builder import (
     API_URL,
     GEOGRAPHICAL_DATA,
@@ -311,3 +322,49 @@ def test_given_report_method_overridden_when_read_then_requests_carry_that_metho
     output = run_read(settings, OFFLINE_PORTAL_CALLS)
 
     assert [record["call_id"] for record in record_data(output)] == ["OPC-2001"]
+
+
+def test_given_default_window_days_when_read_then_a_short_range_is_one_window_and_one_request(http_mocker):
+    http_mocker.get(
+        offline("2026-11-20", "2026-11-25"),
+        ok(row(OFFLINE_PORTAL_CALLS, call_id="a", call_date="2026-11-21 10:00:00")),
+    )
+
+    output = run_read(
+        ConfigBuilder().with_reports(OFFLINE_PORTAL_CALLS).with_date_range("2026-11-20", "2026-11-25").build(),
+        OFFLINE_PORTAL_CALLS,
+        sync_mode=SyncMode.incremental,
+    )
+
+    assert [record["call_id"] for record in record_data(output)] == ["a"]
+    assert state_values(output, OFFLINE_PORTAL_CALLS) == [{"call_date": "2026-11-25T23:59:59"}]
+
+
+def test_given_a_reader_that_stops_mid_window_then_the_window_frees_its_worker_slot(http_mocker):
+    settings = parse_settings(config().with_date_range("2026-11-20", "2026-11-20").build())
+    slots, failures = WorkerSlots(1), Failures()
+    cursor = AccountCursor(
+        OFFLINE_PORTAL_CALLS,
+        DatetimeWindow(settings),
+        date(2026, 11, 26),
+        ["main"],
+        None,
+        slots,
+        failures,
+        1,
+        ConnectorStateManager(),
+        InMemoryMessageRepository(),
+    )
+    stream = STREAM_CLASSES[OFFLINE_PORTAL_CALLS](settings, AvidTrakBudget(None, RetryPolicy()), failures, cursor)
+    http_mocker.get(offline("2026-11-20"), ok(*rows(OFFLINE_PORTAL_CALLS, 2)))
+    [window] = list(cursor.stream_slices())  # it holds the only slot
+
+    records = stream.read_records(SyncMode.full_refresh, stream_slice=window)
+    next(iter(records))
+    records.close()  # type: ignore[attr-defined]  # the reader went away mid-window
+
+    taken: list = []
+    waiter = threading.Thread(target=lambda: taken.append(slots.take()), daemon=True)
+    waiter.start()
+    waiter.join(5)
+    assert taken == [True], "the slot was not freed: the slicer would wait forever"
