@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Dict, Optional, Union
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import requests
 from airbyte_cdk.models import FailureType
@@ -63,6 +63,13 @@ def describe_request(request: Optional[requests.PreparedRequest]) -> str:
     query = {key: values[0] for key, values in parse_qs(urlsplit(request.url).query).items()}
     window = f"{query.get(api.PARAM_START, '?')}..{query.get(api.PARAM_END, '?')}"
     return f"report {query.get(api.PARAM_METHOD, '?')}, window {window}, page {query.get(api.PARAM_PAGE, '1')}"
+
+
+def _api_url(request: Optional[requests.PreparedRequest]) -> str:
+    """The URL built from the Base URL, without the query string that carries the pin."""
+    if request is None or not request.url:
+        return "the API URL"
+    return urlunsplit(urlsplit(request.url)._replace(query="", fragment=""))
 
 
 def _request_of(response_or_exception: ResponseOrException) -> Optional[requests.PreparedRequest]:
@@ -124,7 +131,8 @@ class AvidTrakErrorHandler(ErrorHandler):
         self._attempts.forget(request)
         return _fail(
             f"AvidTrak could not be reached at {host} ({attempts} attempts: connection refused, unknown host "
-            f"or no answer). Check the Base URL ({host}) and that this machine can reach it (DNS, firewall, proxy).",
+            f"or no answer). Check the Base URL (the connector called {_api_url(request)}) and that this machine "
+            "can reach it (DNS, firewall, proxy).",
             FailureType.transient_error,
         )
 
@@ -147,7 +155,8 @@ class AvidTrakErrorHandler(ErrorHandler):
             if status in CONFIG_HTTP_STATUSES:
                 return _fail(
                     f"AvidTrak answered HTTP {status} without an API response for {where}. Check the Base URL: "
-                    f"it should be your AvidTrak instance, e.g. https://avidtrak.com.",
+                    f"it should be your AvidTrak instance, e.g. https://avidtrak.com; the connector called "
+                    f"{_api_url(_request_of(response))}.",
                     FailureType.config_error,
                 )
             return _retry(f"AvidTrak sent a response that is not an API response for {where}: {error}.")
