@@ -35,7 +35,7 @@ setup(
     description="Airbyte source connector for AvidTrak call-tracking reports.",
     author="source-avidtrak maintainers",
     packages=find_packages(include=["source_avidtrak", "source_avidtrak.*"]),
-    python_requires=">=3.10,<3.14",
+    python_requires=">=3.11,<3.14",
     install_requires=MAIN_REQUIREMENTS,
     extras_require={"tests": TEST_REQUIREMENTS, "dev": DEV_REQUIREMENTS, "demo": DEMO_REQUIREMENTS},
     package_data={"source_avidtrak": ["spec.yaml", "schemas/*.json"]},

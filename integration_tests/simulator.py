@@ -2,7 +2,7 @@
 
 What the account answers lives in ``simulator_data``; this module serves it
 on 127.0.0.1 over HTTP/1.1 keep-alive (every reply has a Content-Length),
-under any path ending in ``/api.php`` (white-label hosts add prefixes).
+at ``/webservice/api.php`` only: elsewhere a 404 HTML page, so a wrong Base URL shows.
 Faults stand in for what a real network and proxy do: HTTP errors, 429s,
 HTML error pages, broken bodies, resets and stalls. Tests in this process
 queue them with ``add_fault``; other processes (the CLI, Docker and
@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl
 from integration_tests.simulator_data import JSON_TYPE, AvidTrakAccount, DataSpec, php_json, render
 from integration_tests.token_bucket import TokenBucket
 
-API_SUFFIX = "/api.php"
+API_PATH = "/webservice/api.php"
 CONTROL_PREFIX = "/__sim__/"
 FAULT_KINDS = (
     "http_status",
@@ -147,7 +147,7 @@ class AvidTrakSimulator:
 
     @property
     def api_url(self) -> str:
-        return self.base_url + "/webservice/api.php"
+        return self.base_url + API_PATH
 
     @property
     def requests(self) -> list[dict]:
@@ -351,7 +351,7 @@ class _Handler(BaseHTTPRequestHandler):
         sim = self.server.sim
         if path.startswith(CONTROL_PREFIX):
             reply = sim._handle_control(self.command, path, body)
-        elif path.endswith(API_SUFFIX) and self.command == "GET":
+        elif path == API_PATH and self.command == "GET":
             reply = sim._handle_api(path, query)
         else:
             reply = Reply(404, "text/html", b"<html><body><h1>404 Not Found</h1></body></html>")

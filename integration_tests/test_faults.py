@@ -271,7 +271,8 @@ def test_given_avidtrak_unreachable_when_read_then_short_budget_and_one_transien
     assert error.failure_type == FailureType.transient_error
     assert error.message == (
         f"AvidTrak could not be reached at {host} (3 attempts: connection refused, unknown host or no answer). "
-        f"Check the Base URL ({host}) and that this machine can reach it (DNS, firewall, proxy)."
+        f"Check the Base URL (the connector called {url}/webservice/api.php) and that this machine can reach it "
+        "(DNS, firewall, proxy)."
     )
     assert len(sleeps.backoffs) <= 2 * 2  # at most two windows in flight, two retries each
     assert not output.is_in_logs("Rate limit exceeded")

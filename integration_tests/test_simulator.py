@@ -357,12 +357,14 @@ def test_control_api_queues_faults_and_serves_the_log(sim):
 @pytest.mark.parametrize(
     "path, status",
     [
-        ("/portal/webservice/api.php", 200),
-        ("/api.php", 200),
+        ("/webservice/api.php", 200),
+        ("/webservice/webservice/api.php", 404),  # a Base URL ending in /webservice, doubled
+        ("/portal/webservice/api.php", 404),
+        ("/api.php", 404),
         ("/webservice/other.php", 404),
     ],
 )
-def test_api_served_under_any_prefix(sim, path, status):
+def test_api_served_at_webservice_api_php_only(sim, path, status):
     assert fetch(sim.base_url + path, query())[0] == status
 
 

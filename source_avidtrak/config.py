@@ -1,20 +1,22 @@
 """The connector's configuration, validated once into a typed `Settings` object.
 
-The CDK has already checked the config against spec.yaml (types, bounds, patterns) before
-`check` and `read`; this module adds the defaults and the cross-field checks a JSON
-schema cannot express, and raises `ConfigError` with a sentence the user can act on.
+Keys, defaults, bounds and titles come from spec.yaml (spec_schema.py); nothing here
+restates them. These checks run first in every command (SourceAvidtrak.configure), so
+check, discover and read give the same ConfigError, a sentence naming the field and the
+fix; the CDK's JSON-schema validation runs second, for anything they leave.
 Nothing downstream reads the raw config: streams and the date window take `Settings`.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Iterable, List, Mapping, Optional, Tuple, Union
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,34 +24,15 @@ import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_avidtrak import api
+from source_avidtrak import api, spec_schema
 from source_avidtrak.reports import REPORT_NAMES, REPORTS
 
-DEFAULT_BASE_URL = "https://avidtrak.com"
-DEFAULTS = {"timezone": "UTC", "lookback_days": 1, "window_days": None, "page_size": 500, "num_workers": 3}
-BOUNDS = {"lookback_days": (0, 30), "window_days": (1, 31), "page_size": (1, api.MAX_PAGE_SIZE), "num_workers": (1, 10)}
-TITLES = {"num_workers": "Number of Workers"}  # spec.yaml's title where it is not the key in title case
+CLIENT_ACCOUNT_KEYS = frozenset({"name", "pin_code"})
+LOOPBACK_HOSTS = {"localhost"}
+API_DIRECTORY = api.API_PATH.rpartition("/")[0]  # /webservice
+# Inside Duration's options, the one statement of these rules (spec.yaml says why it has none).
 MAX_OFFSET_DAYS = 3650
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-# Every top-level key of spec.yaml (unit_tests/test_spec.py checks it).
-CONFIG_KEYS = frozenset(
-    {
-        "pin_code",
-        "account_name",
-        "client_accounts",
-        "base_url",
-        "reports",
-        "duration",
-        "timezone",
-        "report_methods",
-        *BOUNDS,
-        "requests_per_second",
-    }
-)
-DEFAULT_ACCOUNT_NAME = "main"
-CLIENT_ACCOUNT_KEYS = frozenset({"name", "pin_code"})
-CLIENT_ACCOUNTS_SHAPE = 'Client Accounts must be a list of {"name": ..., "pin_code": ...} objects.'
-LOOPBACK_HOSTS = {"localhost"}
 
 Clock = Callable[[], datetime]
 
@@ -63,6 +46,18 @@ class ConfigError(AirbyteTracedException):
 
     def __init__(self, message: str) -> None:
         super().__init__(message=message, internal_message=message, failure_type=FailureType.config_error)
+
+
+def _title(*path: str) -> str:
+    return str(spec_schema.field(*path)["title"])
+
+
+def _default(*path: str) -> Any:
+    return spec_schema.field(*path)["default"]
+
+
+def _days(count: int) -> str:
+    return "1 day" if count == 1 else f"{count} days"
 
 
 @dataclass(frozen=True)
@@ -84,7 +79,7 @@ class RelativeDay:
         return today - timedelta(days=self.days_back)
 
     def describe(self, resolved: date) -> str:
-        return f"{self.days_back} days back, {resolved.isoformat()}"
+        return f"{_days(self.days_back)} back, {resolved.isoformat()}"
 
 
 DayRef = Union[SpecificDay, RelativeDay]
@@ -121,11 +116,6 @@ class Settings:
     requests_per_second: Optional[float] = None
 
     @property
-    def pin_code(self) -> str:
-        """The pin code of the main account (`pin_code`)."""
-        return self.accounts[0].pin_code
-
-    @property
     def names_accounts(self) -> bool:
         """Messages name the account only when there is more than one to tell apart."""
         return len(self.accounts) > 1
@@ -153,22 +143,32 @@ class Settings:
 
 def parse_settings(config: Mapping[str, Any], today: Optional[date] = None) -> Settings:
     """Builds Settings from a raw config; with `today`, also checks the date range."""
+    pin_title = _title("pin_code")
     if "pin_code" not in config:
-        raise ConfigError(_missing_key_message("The Pin Code is missing: the config", "pin_code", config, CONFIG_KEYS))
+        known = spec_schema.config_keys()
+        raise ConfigError(_missing_key_message(f"The {pin_title} is missing: the config", "pin_code", config, known))
     pin = config.get("pin_code")
     if not isinstance(pin, str):  # never echo the value: it is the credential
-        raise ConfigError("The Pin Code must be text (a JSON string in quotes), not a number or another type.")
+        raise ConfigError(f"The {pin_title} must be text (a JSON string in quotes), not a number or another type.")
     if not pin.strip():
-        raise ConfigError("The Pin Code is empty. Enter the pin code AvidTrak gave you when you signed up.")
-    start, end = _parse_duration(config.get("duration") or {"mode": "yesterday"})
+        raise ConfigError(f"The {pin_title} is empty. Enter the pin code AvidTrak gave you when you signed up.")
+    nulls = sorted(str(key) for key, value in config.items() if value is None and key in spec_schema.config_keys())
+    if nulls:  # the spec's types allow no null
+        raise ConfigError(
+            f"{_title(nulls[0])} is null. Leave the key {nulls[0]!r} out to use its default, or enter a value."
+        )
+    start, end = _parse_duration(_value(config, "duration"))
     settings = Settings(
         accounts=_parse_accounts(config, pin.strip()),
-        api_url=api_url_from_base_url(config.get("base_url") or DEFAULT_BASE_URL),
+        api_url=api_url_from_base_url(_value(config, "base_url")),
         reports=_parse_reports(config.get("reports")),
         start=start,
         end=end,
-        timezone=_parse_timezone(config.get("timezone") or DEFAULTS["timezone"]),
-        **{name: _bounded_int(config, name) for name in BOUNDS},
+        timezone=_parse_timezone(_value(config, "timezone")),
+        lookback_days=_bounded_int(config, "lookback_days"),
+        window_days=_bounded_int(config, "window_days"),
+        page_size=_bounded_int(config, "page_size"),
+        num_workers=_bounded_int(config, "num_workers"),
         methods=_parse_methods(config.get("report_methods")),
         requests_per_second=_parse_requests_per_second(config.get("requests_per_second")),
     )
@@ -177,52 +177,61 @@ def parse_settings(config: Mapping[str, Any], today: Optional[date] = None) -> S
     return settings
 
 
+def _value(config: Mapping[str, Any], key: str) -> Any:
+    """The config's value, or the spec's default for a key left out (null is rejected above)."""
+    return config[key] if key in config else _default(key)
+
+
+def unknown_key_warnings(keys: Iterable[str]) -> List[str]:
+    """A line per top-level key the connector does not know, naming the nearest known key.
+
+    Not an error: an older config, or one written for another version, must keep working.
+    """
+    known = {key.casefold(): key for key in spec_schema.config_keys()}
+    lines = []
+    for key in sorted(str(key) for key in keys if key not in spec_schema.config_keys()):
+        nearest = difflib.get_close_matches(key.casefold(), known, n=1)
+        hint = f"Did you mean {known[nearest[0]]!r} ({_title(known[nearest[0]])})? " if nearest else ""
+        lines.append(f"The config key {key!r} is not a setting of this connector and is ignored. {hint}".rstrip())
+    return lines
+
+
 def _parse_accounts(config: Mapping[str, Any], pin: str) -> Tuple[Account, ...]:
     """The pin_code account and the client accounts: names unique, pin codes unique.
 
     Messages name the account and its position, never a pin code.
     """
     main_name = config.get("account_name")
-    main_name = DEFAULT_ACCOUNT_NAME if main_name is None else main_name
+    main_name = _default("account_name") if main_name is None else main_name
     if not isinstance(main_name, str) or not main_name.strip():
+        default = _default("account_name")
         raise ConfigError(
-            f"Account Name must be a non-empty label, e.g. {DEFAULT_ACCOUNT_NAME!r}; leave it out to use "
-            f"{DEFAULT_ACCOUNT_NAME!r}."
+            f"{_title('account_name')} must be a non-empty label, e.g. {default!r}; leave it out to use {default!r}."
         )
     accounts = [Account(main_name.strip(), pin)]
     raw = config.get("client_accounts")
-    raw = [] if raw is None else raw
+    raw = _default("client_accounts") if raw is None else raw
     if not isinstance(raw, list):
-        raise ConfigError(CLIENT_ACCOUNTS_SHAPE)
+        raise ConfigError(f'{_title("client_accounts")} must be a list of {{"name": ..., "pin_code": ...}} objects.')
     for position, entry in enumerate(raw, start=1):
         accounts.append(_parse_client_account(entry, position))
     seen_names: dict[str, Account] = {}
     seen_pins: dict[str, Account] = {}
+    title = _title("client_accounts")
     for account in accounts:
         other = seen_names.setdefault(account.name.casefold(), account)
         if other is not account:
             raise ConfigError(
-                f"Client Accounts: the name {account.name!r} is used twice (names are compared ignoring case, "
+                f"{title}: the name {account.name!r} is used twice (names are compared ignoring case, "
                 f"{other.name!r} is the other). Give every account its own name."
             )
         other = seen_pins.setdefault(account.pin_code, account)
         if other is not account:
             raise ConfigError(
-                f"Client Accounts: {account.describe()} has the same pin code as {other.describe()}. "
+                f"{title}: {account.describe()} has the same pin code as {other.describe()}. "
                 "Each AvidTrak account has a pin code of its own: enter that client's pin code."
             )
     return tuple(accounts)
-
-
-def reject_unmasked_pin_values(config: Mapping[str, Any]) -> None:
-    """Client Accounts the CDK's schema check would quote, pin codes and all (inputs.py says why):
-    not a list, or a pin code that is not text. A ConfigError that echoes no value."""
-    entries = config.get("client_accounts")
-    if entries is not None and not isinstance(entries, list):
-        raise ConfigError(CLIENT_ACCOUNTS_SHAPE)
-    for position, entry in enumerate(entries or [], start=1):
-        if isinstance(entry, Mapping) and "pin_code" in entry and not isinstance(entry["pin_code"], str):
-            _parse_client_account(entry, position)  # raises the error parse_settings would
 
 
 def _parse_client_account(entry: Any, position: int) -> Account:
@@ -248,38 +257,44 @@ def _parse_client_account(entry: Any, position: int) -> Account:
 
 
 def api_url_from_base_url(base_url: Any) -> str:
-    """Accepts a host URL (appends /webservice/api.php) or a full URL ending in api.php.
+    """The API URL for a Base URL: a host URL (appends /webservice/api.php), a URL ending in
+    /webservice (appends /api.php), or a full URL ending in api.php (kept).
 
     https is required; plain http only for loopback hosts (a local simulator or tunnel),
     because the pin code travels in the query string.
     """
-    if not isinstance(base_url, str) or not base_url.strip():
-        raise ConfigError(f"The Base URL is empty. Enter the URL of your AvidTrak instance, e.g. {DEFAULT_BASE_URL}.")
-    hint = f"Enter the URL of your AvidTrak instance as https://host, e.g. {DEFAULT_BASE_URL}."
+    title, example = _title("base_url"), _default("base_url")
+    hint = f"Enter the URL of your AvidTrak instance as https://host, e.g. {example}."
+    if not isinstance(base_url, str):
+        raise ConfigError(f"The {title} must be text (a JSON string in quotes), e.g. {example}.")
+    if not base_url.strip():
+        raise ConfigError(f"The {title} is empty. Enter the URL of your AvidTrak instance, e.g. {example}.")
     try:
         parts = urlsplit(base_url.strip())
         parts.port  # noqa: B018 -- raises ValueError for a port that is not a number up to 65535
         (parts.hostname or "").encode("idna")  # UnicodeError, a ValueError, for an empty or over-long label
     except ValueError as error:
-        raise ConfigError(f"The Base URL is not a valid URL ({error}). {hint}") from None
+        raise ConfigError(f"The {title} is not a valid URL ({error}). {hint}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"The Base URL must start with https:// and name a host. {hint}")
+        raise ConfigError(f"The {title} must start with https:// and name a host. {hint}")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ConfigError(f"The Base URL must use https://: the pin code would travel unencrypted over http. {hint}")
+        raise ConfigError(f"The {title} must use https://: the pin code would travel unencrypted over http. {hint}")
     if parts.username or parts.password:
         raise ConfigError(
-            f"The Base URL must not contain a user name or password: the pin code is the only credential. {hint}"
+            f"The {title} must not contain a user name or password: the pin code is the only credential. {hint}"
         )
     if parts.query or parts.fragment or base_url.strip().endswith(("?", "#")):
-        raise ConfigError(f"The Base URL must not contain a query string or fragment (?... or #...). {hint}")
+        raise ConfigError(f"The {title} must not contain a query string or fragment (?... or #...). {hint}")
     path = parts.path.rstrip("/")
-    if not path.endswith(api.API_SCRIPT):
+    if path.endswith(API_DIRECTORY):
+        path += "/" + api.API_SCRIPT
+    elif not path.endswith("/" + api.API_SCRIPT):
         path += api.API_PATH
     api_url = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
     try:  # what requests would refuse later, mid-sync (e.g. a space in the host)
         requests.PreparedRequest().prepare_url(api_url, None)
     except (requests.RequestException, ValueError) as error:
-        raise ConfigError(f"The Base URL is not a valid URL ({error}). {hint}") from None
+        raise ConfigError(f"The {title} is not a valid URL ({error}). {hint}") from None
     return api_url
 
 
@@ -293,33 +308,40 @@ def _is_loopback(host: str) -> bool:
 
 
 def _parse_reports(raw: Any) -> Tuple[str, ...]:
+    title, choices = _title("reports"), ", ".join(REPORT_NAMES)
     if raw is None:
-        return REPORT_NAMES
-    if not isinstance(raw, list) or not raw:
-        raise ConfigError(f"Select at least one Report: {', '.join(REPORT_NAMES)}.")
+        raw = _default("reports")
+    if not isinstance(raw, list):
+        raise ConfigError(
+            f'{title} must be a list (of report names, e.g. ["{REPORT_NAMES[0]}"]); got {raw!r}. Choose from: {choices}.'
+        )
+    if not raw:
+        raise ConfigError(f"Select at least one {title}: {choices}.")
     unknown = [report for report in raw if report not in REPORT_NAMES]
     if unknown:
-        raise ConfigError(f"Unknown Report {unknown[0]!r}. Choose from: {', '.join(REPORT_NAMES)}.")
+        raise ConfigError(f"Unknown {title} {unknown[0]!r}. Choose from: {choices}.")
+    twice = [report for position, report in enumerate(raw) if report in raw[:position]]
+    if twice:
+        raise ConfigError(f"{title} lists {twice[0]!r} twice. Select each report once.")
     return tuple(report for report in REPORT_NAMES if report in raw)
 
 
 def _parse_methods(raw: Any) -> Mapping[str, str]:
     """Advanced > Report Method Names: a way past a wrong guess of AvidTrak's method names."""
+    title = _title("report_methods")
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
-        raise ConfigError("Report Method Names must be an object of report name -> method name.")
+        raise ConfigError(f"{title} must be an object of report name -> method name.")
     unknown = sorted(str(name) for name in raw if name not in REPORT_NAMES)
     if unknown:
-        raise ConfigError(f"Report Method Names has no report {unknown[0]!r}. Reports: {', '.join(REPORT_NAMES)}.")
+        raise ConfigError(f"{title} has no report {unknown[0]!r}. Reports: {', '.join(REPORT_NAMES)}.")
     methods = {}
     for report in REPORTS:
-        method = raw.get(report.name)
-        if method is None:
-            method = report.method
+        method = raw.get(report.name, report.method)
         if not isinstance(method, str) or not method or any(char.isspace() for char in method):
             raise ConfigError(
-                f"Report Method Names > {report.title} must be a method name without spaces, e.g. "
+                f"{title} > {report.title} must be a method name without spaces, e.g. "
                 f"{report.method}; got {method!r}. Leave it empty to use {report.method}."
             )
         methods[report.name] = method
@@ -330,49 +352,56 @@ def _parse_timezone(name: Any) -> ZoneInfo:
     try:
         return ZoneInfo(str(name))
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "US" is a directory, a name too long
-        raise ConfigError(f"Unknown Time Zone {name!r}. Use an IANA name such as America/New_York or UTC.") from None
+        raise ConfigError(
+            f"Unknown {_title('timezone')} {name!r}. Use an IANA name such as America/New_York or UTC."
+        ) from None
 
 
-def _bounded_int(config: Mapping[str, Any], name: str) -> Any:
-    value = config.get(name)
-    value = DEFAULTS[name] if value is None else value
-    if value is None:  # optional without a default (window_days)
+def _bounded_int(config: Mapping[str, Any], key: str) -> Any:
+    """The integer at `key`, or its default (None where the spec has none); within the spec's bounds."""
+    spec = spec_schema.field(key)
+    value = config.get(key)
+    value = spec.get("default") if value is None else value
+    if value is None:  # optional without a default: window_days
         return None
-    low, high = BOUNDS[name]
+    low, high = spec["minimum"], spec["maximum"]
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(f"{_title(name)} must be a whole number from {low} to {high}; got {value!r}.")
+        raise ConfigError(f"{spec['title']} must be a whole number from {low} to {high}; got {value!r}.")
     return value
 
 
 def _parse_requests_per_second(value: Any) -> Optional[float]:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    spec = spec_schema.field("requests_per_second")
+    low = spec["exclusiveMinimum"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= low:
         raise ConfigError(
-            f"Requests Per Second must be a number greater than 0, e.g. 5 (or left empty for no known limit); "
-            f"got {value!r}."
+            f"{spec['title']} must be a number greater than {low}, e.g. {spec['examples'][0]} (or left empty for "
+            f"no known limit); got {value!r}."
         )
     return float(value)
 
 
-def _title(name: str) -> str:
-    return TITLES.get(name) or name.replace("_", " ").title()
-
-
 def _parse_duration(duration: Any) -> Tuple[DayRef, DayRef]:
+    title = _title("duration")
+    options = [option["title"] for option in spec_schema.field("duration")["oneOf"]]
     if not isinstance(duration, Mapping):
-        raise ConfigError("Duration must be one of: Default (yesterday), Single date, Date range.")
+        raise ConfigError(f"{title} must be one of: {', '.join(options)}.")
     mode = duration.get("mode")
     if mode == "yesterday":
         return YESTERDAY, YESTERDAY
     if mode == "single_date":
-        day = _parse_day_ref(duration.get("report_date"), "Report Date", "specific_date", "date_offset")
+        day = _parse_day_ref(duration, "report_date", "specific_date", "date_offset")
         return day, day
     if mode == "date_range":
-        first = _parse_day_ref(duration.get("date_from"), "Date From", "specific_date_from", "date_from_offset")
-        last = _parse_day_ref(duration.get("date_to"), "Date To", "specific_date_to", "date_to_offset")
+        first = _parse_day_ref(duration, "date_from", "specific_date_from", "date_from_offset")
+        last = _parse_day_ref(duration, "date_to", "specific_date_to", "date_to_offset")
         return first, last
-    raise ConfigError(f"Unknown Duration mode {mode!r}: use yesterday, single_date or date_range.")
+    modes = ", ".join(option["properties"]["mode"]["const"] for option in spec_schema.field("duration")["oneOf"])
+    if "mode" not in duration:
+        raise ConfigError(f"{title} has no 'mode'. Add one of: {modes}.")
+    raise ConfigError(f"Unknown {title} mode {mode!r}: use one of {modes}.")
 
 
 def _missing_key_message(subject: str, key: str, found: Mapping[str, Any], known: Any) -> str:
@@ -383,7 +412,10 @@ def _missing_key_message(subject: str, key: str, found: Mapping[str, Any], known
     return f"{subject} has no {key!r}; it has {', '.join(map(repr, others))} instead. Rename the key to {key!r}."
 
 
-def _parse_day_ref(raw: Any, title: str, date_key: str, offset_key: str) -> DayRef:
+def _parse_day_ref(duration: Mapping[str, Any], key: str, date_key: str, offset_key: str) -> DayRef:
+    """Report Date, Date From or Date To: a specific date, or a number of days back."""
+    raw: Any = duration.get(key)
+    title = _title("duration", key)
     mode = raw.get("mode") if isinstance(raw, Mapping) else None
     if mode == "specific":
         if date_key not in raw:
@@ -404,7 +436,7 @@ def _parse_day_ref(raw: Any, title: str, date_key: str, offset_key: str) -> DayR
 def _parse_date(raw: Any, title: str) -> date:
     try:
         if not isinstance(raw, str) or not ISO_DATE.fullmatch(raw):
-            raise ValueError("not YYYY-MM-DD")  # strptime alone takes 2026-1-5
+            raise ValueError("not YYYY-MM-DD")  # fromisoformat alone takes 20261105 and 2026-W01-1
         return date.fromisoformat(raw)
     except ValueError:
         raise ConfigError(f"{title} {raw!r} is not a real date: use YYYY-MM-DD, e.g. 2026-01-31.") from None

@@ -65,6 +65,13 @@ def describe_request(request: Optional[requests.PreparedRequest]) -> str:
     return f"report {query.get(api.PARAM_METHOD, '?')}, window {window}, page {query.get(api.PARAM_PAGE, '1')}"
 
 
+def _api_url(request: Optional[requests.PreparedRequest]) -> str:
+    """The URL built from the Base URL, without the query string that carries the pin."""
+    if request is None or not request.url:
+        return "the API URL"
+    return urlunsplit(urlsplit(request.url)._replace(query="", fragment=""))
+
+
 def _request_of(response_or_exception: ResponseOrException) -> Optional[requests.PreparedRequest]:
     """Duck-typed on `url`: a mocked transport (requests_mock) hands back a request proxy."""
     request = getattr(response_or_exception, "request", None)
@@ -129,14 +136,15 @@ class AvidTrakErrorHandler(ErrorHandler):
         )
 
     def _unreachable(self, request: Optional[requests.PreparedRequest], where: str) -> ErrorResolution:
-        url = _without_query(request)
+        url = _api_url(request)
         attempts = self._attempts.count(request)
         if attempts <= min(self._policy.unreachable_retries, self._policy.max_retries):
             return _retry(f"AvidTrak could not be reached at {url} for {where}; trying again.")
         self._attempts.forget(request)
         return _fail(
-            f"AvidTrak could not be reached at {url} ({attempts} attempts: connection refused, unknown host "
-            "or no answer). Check the Base URL and that this machine can reach it (DNS, firewall, proxy).",
+            f"AvidTrak could not be reached ({attempts} attempts: connection refused, unknown host or no answer). "
+            f"Check the Base URL (the connector called {url}) and that this machine can reach it (DNS, firewall, "
+            "proxy).",
             FailureType.transient_error,
         )
 
@@ -160,8 +168,9 @@ class AvidTrakErrorHandler(ErrorHandler):
             where = _where(response)
             if status in CONFIG_HTTP_STATUSES:
                 return _fail(
-                    f"AvidTrak answered HTTP {status} without an API response at {_without_query(_request_of(response))}"
-                    f" for {where}. Check the Base URL: it should be your AvidTrak instance, e.g. https://avidtrak.com.",
+                    f"AvidTrak answered HTTP {status} without an API response for {where}. Check the Base URL: "
+                    f"it should be your AvidTrak instance, e.g. https://avidtrak.com; the connector called "
+                    f"{_api_url(_request_of(response))}.",
                     FailureType.config_error,
                 )
             return _retry(f"AvidTrak sent a response that is not an API response for {where}: {error}.")
@@ -216,14 +225,6 @@ def envelope_error(
 
 def _error(message: str, failure_type: FailureType) -> AirbyteTracedException:
     return AirbyteTracedException(message=message, internal_message=message, failure_type=failure_type)
-
-
-def _without_query(request: Optional[requests.PreparedRequest]) -> str:
-    """The URL a request went to, without its query string (which carries the pin)."""
-    if request is None or not request.url:
-        return "the Base URL"
-    parts = urlsplit(request.url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
 def _where(response: requests.Response) -> str:

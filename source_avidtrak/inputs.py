@@ -3,12 +3,8 @@
 The CDK's readers end in "Something went wrong in the connector" for a file that is not
 JSON or not readable (the image runs as uid 1000, so a mounted file owned by another
 user often is not), and drop a LEGACY state without a word: the next sync would re-read
-the whole configured range. Every problem here is a ConfigError naming the file.
-
-One check on the config's content runs here, before anything else: a client account's pin
-code that is not text. In `check` the CDK validates the config against the spec before the
-connector runs, and its message quotes the value ("98765 is not of type 'string'"); it
-masks only top-level secrets, not those inside the Client Accounts array.
+the whole configured range. Every problem here is a ConfigError naming the file. The
+config's content is checked next, by SourceAvidtrak.configure.
 """
 
 from __future__ import annotations
@@ -26,7 +22,7 @@ from airbyte_cdk.models import (
     ConfiguredAirbyteCatalogSerializer,
 )
 
-from source_avidtrak.config import ConfigError, reject_unmasked_pin_values
+from source_avidtrak.config import ConfigError
 
 logger = logging.getLogger("airbyte")
 LEGACY = "LEGACY"
@@ -58,7 +54,6 @@ def read_config_file(path: str) -> MutableMapping[str, Any]:
     config = read_json_file(path, "config")
     if not isinstance(config, dict):
         raise ConfigError(f"The config file {path} holds a JSON {_kind(config)}; it must be an object ({{...}}).")
-    reject_unmasked_pin_values(config)
     return config
 
 

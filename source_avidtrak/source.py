@@ -3,7 +3,13 @@
 The source holds only what its constructor is given (clock, retry policy, timing, stream
 classes), so every entrypoint (the console script, the CDK's `launch`, its test
 `entrypoint_wrapper`) runs the same code. Each command validates the config into
-`Settings` first (a ConfigError before any request); `read` then builds one `Sync`.
+`Settings` first (a ConfigError before any request); `read` then assembles one `Sync`
+(sync.py) for that read alone.
+
+Config checks: `configure`, which the CDK's entrypoint calls before any command's own
+validation, runs the connector's (`parse_settings`, whose messages name the field and the
+fix), then the CDK's JSON-schema validation against spec.yaml for anything left. So check,
+discover and read fail alike: a config_error TRACE and exit status 1.
 """
 
 from __future__ import annotations
@@ -22,9 +28,10 @@ from airbyte_cdk.sources.utils.schema_helpers import check_config_against_spec_o
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets, filter_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_avidtrak import spec_schema
 from source_avidtrak.cdk_contract import CheckFailure, install_retry_log_wording
 from source_avidtrak.components import Window
-from source_avidtrak.config import Account, Clock, ConfigError, Settings, parse_settings, utc_now
+from source_avidtrak.config import Account, Clock, ConfigError, Settings, parse_settings, unknown_key_warnings, utc_now
 from source_avidtrak.errors import RetryPolicy
 from source_avidtrak.failures import Failures
 from source_avidtrak.inputs import read_catalog_file, read_config_file, read_state_file
@@ -32,6 +39,7 @@ from source_avidtrak.rate_budget import AvidTrakBudget
 from source_avidtrak.streams import STREAM_CLASSES, StreamClasses
 from source_avidtrak.sync import Sync, Timing
 
+logger = logging.getLogger("airbyte")
 CHECK_MAX_TIME_S = 60
 
 
@@ -65,11 +73,20 @@ class SourceAvidtrak(AbstractSource):
     def read_state(cls, state_path: str) -> List[AirbyteStateMessage]:
         return read_state_file(state_path) if state_path else []
 
+    def configure(self, config: Mapping[str, Any], temp_dir: str) -> Mapping[str, Any]:
+        """The config checks, once per command and before the CDK's own: the entrypoint calls
+        this right after `read_config` for check, discover and read alike."""
+        settings, _ = self.settings(config)
+        for warning in unknown_key_warnings(split_config(config)[0]):
+            logger.warning(warning)
+        logger.info(f"AvidTrak API URL: {settings.api_url}")
+        return super().configure(config, temp_dir)
+
     def settings(self, config: Mapping[str, Any]) -> Tuple[Settings, date]:
         """Validates the config (ConfigError before any request) and fixes today for this command."""
         settings = parse_settings(config)
         _register_pins(settings)
-        check_config_against_spec_or_exit(split_config(config)[0], self.spec(logging.getLogger("airbyte")))
+        check_config_against_spec_or_exit(split_config(config)[0], spec_schema.connector_specification())
         today = settings.today(self._clock)
         settings.resolve_range(today)
         return settings, today

@@ -9,7 +9,8 @@ from datetime import date
 import pytest
 from airbyte_cdk.models import FailureType
 
-from source_avidtrak.config import ConfigError, RelativeDay, SpecificDay, parse_settings
+from source_avidtrak import spec_schema
+from source_avidtrak.config import ConfigError, RelativeDay, SpecificDay, parse_settings, unknown_key_warnings
 from unit_tests.integration.config_builder import PIN_CODE, ConfigBuilder
 
 TODAY = date(2026, 11, 26)
@@ -18,7 +19,7 @@ TODAY = date(2026, 11, 26)
 def test_given_only_required_keys_when_parse_then_every_default_applies():
     settings = parse_settings({"pin_code": "abc", "base_url": "https://avidtrak.com"})
 
-    assert settings.pin_code == "abc"
+    assert settings.accounts[0].pin_code == "abc"
     assert settings.api_url == "https://avidtrak.com/webservice/api.php"
     assert settings.reports == ("geographical_data", "offline_portal_calls")
     assert (settings.start, settings.end) == (RelativeDay(1), RelativeDay(1))
@@ -33,7 +34,7 @@ def test_given_no_base_url_when_parse_then_avidtrak_com_is_used():
 
 
 def test_given_pin_with_surrounding_spaces_when_parse_then_stripped():
-    assert parse_settings(ConfigBuilder().with_pin_code("  abc \n").build()).pin_code == "abc"
+    assert parse_settings(ConfigBuilder().with_pin_code("  abc \n").build()).accounts[0].pin_code == "abc"
 
 
 def test_given_reports_in_any_order_when_parse_then_canonical_order():
@@ -100,6 +101,9 @@ def test_given_duration_mode_when_parse_then_day_refs_and_range(builder, expecte
         ("  https://avidtrak.com  ", "https://avidtrak.com/webservice/api.php"),
         ("https://avidtrak.com/webservice/api.php", "https://avidtrak.com/webservice/api.php"),
         ("https://avidtrak.com/webservice/api.php/", "https://avidtrak.com/webservice/api.php"),
+        ("https://avidtrak.com/webservice", "https://avidtrak.com/webservice/api.php"),
+        ("https://avidtrak.com/webservice/", "https://avidtrak.com/webservice/api.php"),
+        ("https://agency.example/tracking/webservice", "https://agency.example/tracking/webservice/api.php"),
         ("https://calls.agency.example", "https://calls.agency.example/webservice/api.php"),
         ("https://calls.agency.example:8443/", "https://calls.agency.example:8443/webservice/api.php"),
         ("https://agency.example/avidtrak", "https://agency.example/avidtrak/webservice/api.php"),
@@ -119,6 +123,7 @@ REJECTED = [
     ("blank-pin", ConfigBuilder().with_pin_code("   "), "Pin Code"),
     ("missing-pin", ConfigBuilder().without("pin_code"), "Pin Code"),
     ("empty-base-url", ConfigBuilder().with_base_url(" "), "Base URL"),
+    ("base-url-number", ConfigBuilder().with_base_url(443), "Base URL must be text"),
     ("http-public-host", ConfigBuilder().with_base_url("http://avidtrak.com"), "Base URL must use https"),
     ("http-private-ip", ConfigBuilder().with_base_url("http://10.0.0.5"), "Base URL must use https"),
     ("ftp-scheme", ConfigBuilder().with_base_url("ftp://avidtrak.com"), "Base URL"),
@@ -129,6 +134,8 @@ REJECTED = [
     ("fragment", ConfigBuilder().with_base_url("https://avidtrak.com/#login"), "Base URL"),
     ("no-reports", ConfigBuilder().with_reports(), "Report"),
     ("unknown-report", ConfigBuilder().with_reports("call_log"), "Report"),
+    ("report-twice", ConfigBuilder().with_reports("geographical_data", "geographical_data"), "Report lists"),
+    ("reports-a-string", ConfigBuilder().with_value("reports", "geographical_data"), "Report must be a list"),
     ("unknown-timezone", ConfigBuilder().with_timezone("Mars/Olympus_Mons"), "Time Zone"),
     ("timezone-path", ConfigBuilder().with_timezone("../etc/passwd"), "Time Zone"),
     ("unknown-duration-mode", ConfigBuilder().with_value("duration", {"mode": "last_week"}), "Duration"),
@@ -256,7 +263,7 @@ def test_given_client_accounts_when_parse_then_main_first_then_clients_in_order_
         ("client-7", "pin-7"),
         ("client-8", "pin-8"),
     ]
-    assert settings.names_accounts and settings.pin_code == PIN_CODE
+    assert settings.names_accounts
 
 
 def test_given_an_account_when_repr_then_its_pin_code_is_not_in_it():
@@ -290,7 +297,7 @@ def test_given_bad_accounts_when_parse_then_config_error_naming_the_account_neve
     assert all(pin not in raised.value.message for pin in (PIN_CODE, "p1", "p2", "7"))
 
 
-@pytest.mark.parametrize("value, expected", [(5, 5.0), (0.5, 0.5), (12.25, 12.25), (None, None)])
+@pytest.mark.parametrize("value, expected", [(5, 5.0), (0.5, 0.5), (12.25, 12.25)])
 def test_given_requests_per_second_when_parse_then_a_float_or_none(value, expected):
     settings = parse_settings(ConfigBuilder().with_value("requests_per_second", value).build(), today=TODAY)
 
@@ -302,3 +309,79 @@ def test_given_bad_requests_per_second_when_parse_then_message_says_what_is_allo
         parse_settings(ConfigBuilder().with_value("requests_per_second", 0).build(), today=TODAY)
 
     assert "a number greater than 0" in raised.value.message and "got 0" in raised.value.message
+
+
+def test_given_reports_as_a_single_name_when_parse_then_says_a_list_is_expected_and_how_to_write_it():
+    with pytest.raises(ConfigError) as raised:
+        parse_settings(ConfigBuilder().with_value("reports", "geographical_data").build())
+
+    message = raised.value.message
+    assert "Report must be a list" in message and '["geographical_data"]' in message
+    assert "Select at least one" not in message
+
+
+@pytest.mark.parametrize("days_back, described", [(1, "1 day back"), (2, "2 days back"), (0, "0 days back")])
+def test_given_relative_from_after_to_when_resolved_then_days_back_singular_or_plural(days_back, described):
+    settings = parse_settings(ConfigBuilder().with_date_range(days_back, days_back + 1).build())
+
+    with pytest.raises(ConfigError) as raised:
+        settings.resolve_range(TODAY)
+
+    assert f"Date From ({described}, " in raised.value.message
+
+
+INTEGER_KEYS = [key for key in sorted(spec_schema.config_keys()) if spec_schema.field(key)["type"] == "integer"]
+
+
+@pytest.mark.parametrize("key", INTEGER_KEYS)
+def test_given_each_integer_setting_when_parsed_then_the_specs_default_bounds_and_title_apply(key):
+    spec = spec_schema.field(key)
+    low, high = spec["minimum"], spec["maximum"]
+
+    assert getattr(parse_settings(ConfigBuilder().build()), key) == spec.get(
+        "default"
+    )  # window_days has none: sized by the data
+    for accepted in (low, high):
+        assert getattr(parse_settings(ConfigBuilder().with_value(key, accepted).build()), key) == accepted
+    for rejected in (low - 1, high + 1):
+        with pytest.raises(ConfigError) as raised:
+            parse_settings(ConfigBuilder().with_value(key, rejected).build())
+        assert raised.value.message.startswith(f"{spec['title']} must be a whole number from {low} to {high}")
+
+
+def test_given_unknown_key_close_to_a_setting_when_checked_then_one_warning_naming_the_setting():
+    [warning] = unknown_key_warnings({"pin_code": "p", "lookback_day": 5})
+
+    assert "'lookback_day'" in warning and "ignored" in warning
+    assert "Did you mean 'lookback_days' (Lookback Days)?" in warning
+
+
+def test_given_unknown_key_like_no_setting_when_checked_then_a_warning_without_a_guess():
+    [warning] = unknown_key_warnings({"pin_code": "p", "color": "blue"})
+
+    assert "'color'" in warning and "ignored" in warning and "Did you mean" not in warning
+
+
+def test_given_only_known_keys_when_checked_then_no_warning():
+    assert unknown_key_warnings(ConfigBuilder().with_lookback_days(2).with_num_workers(3).build()) == []
+
+
+@pytest.mark.parametrize("key", sorted(spec_schema.config_keys() - {"pin_code"}))
+def test_given_a_setting_set_to_null_when_parse_then_config_error_naming_it_and_how_to_use_the_default(key):
+    """The spec's types allow no null: the CDK's schema check would reject it without naming the field."""
+    with pytest.raises(ConfigError) as raised:
+        parse_settings(ConfigBuilder().with_value(key, None).build())
+
+    assert raised.value.message.startswith(f"{spec_schema.field(key)['title']} is null.")
+    assert f"Leave the key {key!r} out to use its default" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    "duration, expected",
+    [({}, "Duration has no 'mode'. Add one of: yesterday, single_date, date_range."), ({"mode": "week"}, "'week'")],
+)
+def test_given_duration_without_a_known_mode_when_parse_then_the_modes_are_listed(duration, expected):
+    with pytest.raises(ConfigError) as raised:
+        parse_settings(ConfigBuilder().with_value("duration", duration).build())
+
+    assert expected in raised.value.message and "yesterday, single_date, date_range" in raised.value.message

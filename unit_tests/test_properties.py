@@ -23,8 +23,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from source_avidtrak import api
-from source_avidtrak import config as config_module
+from source_avidtrak import api, spec_schema
 from source_avidtrak.components import PROBE_DAYS, DatetimeWindow, Window
 from source_avidtrak.config import ConfigError, parse_settings
 from source_avidtrak.records import ACCOUNT_FIELD, UNPARSED_FIELD, RecordTyper
@@ -315,7 +314,7 @@ def test_record_typer_never_raises_and_keeps_every_row_and_every_raw_value(strea
 
 # --- configs ----------------------------------------------------------------------------
 
-CONFIG_KEYS = sorted(config_module.CONFIG_KEYS)
+CONFIG_KEYS = sorted(spec_schema.config_keys())
 ZONE_NAMES = st.sampled_from(
     ["UTC", "US", "America", "../etc/passwd", "/etc/localtime", "a" * 300, "", "\x00", "Europe/Paris"]
 )

@@ -6,7 +6,6 @@ import logging
 from importlib import resources
 
 from source_avidtrak import SourceAvidtrak
-from source_avidtrak.config import CONFIG_KEYS
 from source_avidtrak.reports import REPORT_NAMES, REPORTS
 from source_avidtrak.streams import STREAM_CLASSES
 
@@ -39,7 +38,3 @@ def test_given_default_config_when_discovered_then_streams_are_the_registry_in_o
     catalog = SourceAvidtrak().discover(logging.getLogger("test"), {"pin_code": "abc"})
 
     assert [stream.name for stream in catalog.streams] == list(REPORT_NAMES)
-
-
-def test_given_spec_when_compared_with_config_keys_then_the_connector_reads_every_top_level_key():
-    assert set(SPEC["properties"]) == CONFIG_KEYS

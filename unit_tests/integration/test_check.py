@@ -1,13 +1,13 @@
 """check over the real entrypoint: one one-row request for yesterday; failures are a FAILED status.
 
-A config error fails before any request: those tests register no mock, so any request at
-all would fail them (the `http_mocker` fixture is strict).
+A config error fails before any request, as in read: a config_error TRACE, no status. Those
+tests register no mock, so any request at all would fail them (`http_mocker` is strict).
 """
 
 from urllib.parse import quote
 
 import pytest
-from airbyte_cdk.models import Status, Type
+from airbyte_cdk.models import FailureType, Status, Type
 
 from unit_tests.integration.config_builder import GEOGRAPHICAL_DATA, OFFLINE_PORTAL_CALLS, PIN_CODE, ConfigBuilder
 from unit_tests.integration.harness import FAST_RETRY, error_traces, run_check, serialized
@@ -95,18 +95,12 @@ def test_given_server_errors_when_check_then_failed_after_the_unreachable_budget
         (ConfigBuilder().with_timezone("Mars/Olympus"), "Unknown Time Zone"),
         (ConfigBuilder().with_single_date("2026-11-27"), "Date To (2026-11-27) is in the future"),
         (ConfigBuilder().with_date_range(5, 10), "Date From"),
+        (ConfigBuilder().with_page_size(501), "Page Size must be a whole number from 1 to 500; got 501"),
     ],
 )
-def test_given_config_error_when_check_then_failed_before_any_request(builder, expected, http_mocker):
+def test_given_config_error_when_check_then_config_error_trace_before_any_request(builder, expected, http_mocker):
     output = run_check(builder.build())
 
-    status = connection_status(output)
-    assert status.status == Status.FAILED
-    assert expected in status.message
-
-
-def test_given_config_breaking_spec_when_check_then_failed_before_any_request(http_mocker):
-    status = connection_status(run_check(ConfigBuilder().with_page_size(501).build()))
-
-    assert status.status == Status.FAILED
-    assert "501 is greater than the maximum of 500" in status.message  # the CDK checks the spec first
+    assert output.connection_status_messages == []
+    [error] = error_traces(output)
+    assert error.failure_type == FailureType.config_error and expected in error.message
