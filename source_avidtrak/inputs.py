@@ -26,6 +26,7 @@ from source_avidtrak.config import ConfigError
 
 logger = logging.getLogger("airbyte")
 LEGACY = "LEGACY"
+IMAGE_UID = 1000  # the airbyte user of Airbyte's Python connector base image
 
 
 def read_json_file(path: str, what: str) -> Any:
@@ -36,9 +37,8 @@ def read_json_file(path: str, what: str) -> Any:
         raise ConfigError(f"The {what} file {path} does not exist.") from None
     except PermissionError:
         raise ConfigError(
-            f"The {what} file {path} cannot be read: permission denied. The connector runs as user "
-            f"{_user()} (uid {os.getuid()}); the Docker image runs as user airbyte (uid 1000). Make the "
-            "file readable by that user, e.g. chmod a+r."
+            f"The {what} file {path} cannot be read: permission denied. The connector runs as {_who()}. "
+            "Make the file readable by that user, e.g. chmod a+r."
         ) from None
     except (IsADirectoryError, UnicodeDecodeError, OSError) as error:
         raise ConfigError(f"The {what} file {path} cannot be read: {error}.") from None
@@ -120,6 +120,14 @@ def _state_form_error(path: str, found: str) -> str:
 
 def _kind(value: Any) -> str:
     return {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(value), "null")
+
+
+def _who() -> str:
+    """The user named once; the image's user is said to be the image's (its uid is always 1000)."""
+    uid = os.getuid()
+    if uid == IMAGE_UID:
+        return f"user {_user()} (uid {uid}), as in the Docker image"
+    return f"user {_user()} (uid {uid}); in the Docker image it runs as uid {IMAGE_UID}"
 
 
 def _user() -> str:
