@@ -1,25 +1,16 @@
 """Every CDK behaviour the connector relies on that the CDK does not document, in one place.
 
-unit_tests/test_cdk_contract.py pins each numbered item with a test that fails, naming the
-item, when a CDK upgrade changes it; docs/architecture.md says why each one is needed.
-Nothing here assigns to a CDK object's private attributes.
-
-1. `AbstractSource.check` reports `repr()` of what `check_connection` returns (CheckFailure).
-2. The concurrent CDK closes a partition on the worker thread that read it, after its last
-   record is queued, and never a failed one (cursor.AccountCursor).
-3. When the HTTP client gives up retrying, its error's `__context__` is the last backoff
-   exception, carrying our handler's message (backoff_cause).
-4. The concurrent CDK leaves request URLs (pins) unmasked in TRACE internal_message and
-   stack_trace, emits one TRACE per failed window and a closing config_error whatever failed
-   (mask_secrets, failures.Failures.single_failure).
-5. The CDK's retry handler logs every user-defined backoff as "Rate limit exceeded", on the
-   "airbyte" logger, whatever the failure (RetryLogWording).
-6. The concurrent CDK logs every failed partition at ERROR with its traceback, "Exception
-   while syncing stream ...", on the "airbyte" logger (RetryLogWording).
-7. HttpStream reads a window's pages in order on one thread; the concurrent CDK reads each
-   partition on one worker (streams._CurrentPage).
-8. HttpStream's LimiterSession calls the budget's `acquire_call` before every attempt and
-   `update_from_response` after every response, a 429 too (rate_budget.AvidTrakBudget).
+unit_tests/test_cdk_contract.py pins each item with a test that fails, naming it, when a CDK
+upgrade changes it; docs/architecture.md says why each is needed. No private attribute set.
+1. `AbstractSource.check` reports `repr()` of `check_connection`'s error (CheckFailure).
+2. A partition is closed on its worker after its last record is queued; a failed one never.
+3. A give-up error's `__context__` is the last backoff exception, our message (backoff_cause).
+4. TRACE internal_message and stack_trace carry unmasked URLs; one TRACE per failed window,
+   then a closing config_error whatever failed (mask_secrets, failures.Failures).
+5. Every user-defined backoff is logged as "Rate limit exceeded" (RetryLogWording).
+6. Every failed partition is logged at ERROR with its traceback (RetryLogWording).
+7. HttpStream reads a window's pages in order on one thread (streams._CurrentPage).
+8. LimiterSession asks the budget before every attempt and tells it every response.
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ class WorkerSlots:
     """At most `size` windows of a sync handed out and not finished; `close` frees every waiter."""
 
     def __init__(self, size: int) -> None:
+        self.size = size
         self._free = size
         self._closed = False
         self._changed = threading.Condition()
@@ -90,7 +91,6 @@ class AccountCursor(Cursor):
         saved: Optional[SavedState],  # None: full refresh
         slots: WorkerSlots,
         failures: Failures,
-        workers: int,
         state_manager: ConnectorStateManager,
         message_repository: MessageRepository,
         clock: Callable[[], float] = time.monotonic,
@@ -100,7 +100,6 @@ class AccountCursor(Cursor):
         self._planner = planner
         self._slots = slots
         self._failures = failures
-        self._workers = workers
         self._state_manager = state_manager
         self._repository = message_repository
         self._clock = clock
@@ -152,7 +151,7 @@ class AccountCursor(Cursor):
             account = pending.popleft()
             if self._failures.stopped(account.name) or account.next_day is None:
                 continue
-            spread = math.ceil(self._workers / (len(pending) + 1))
+            spread = math.ceil(self._slots.size / (len(pending) + 1))
             window = self._planner.next_window(account.next_day, account.last_day, spread, account.seen)
             done = window.last_day >= account.last_day
             account.next_day = None if done else window.last_day + timedelta(days=1)

@@ -94,7 +94,6 @@ class Sync:
                 saved,
                 slots,
                 failures,
-                settings.num_workers,
                 state_manager,
                 repository,
                 timing.monotonic,

@@ -351,7 +351,6 @@ def test_given_a_reader_that_stops_mid_window_then_the_window_frees_its_worker_s
         None,
         slots,
         failures,
-        1,
         ConnectorStateManager(),
         InMemoryMessageRepository(),
     )
