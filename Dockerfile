@@ -13,13 +13,14 @@ WORKDIR /airbyte/integration_code
 COPY setup.py main.py requirements.lock ./
 COPY source_avidtrak ./source_avidtrak
 # pip installs into the base image's own Python, so it upgrades what the base image already has
-# in place, and keeps no download cache. requirements.lock pins every dependency to the version
-# CI tested (scripts/lock.sh regenerates it). The same step removes the source tree and pip's build
+# in place, and keeps no download cache. requirements.lock, the runtime lock, pins every
+# dependency of the connector (nothing of its tests or the demo) to the version CI tested
+# (scripts/lock.sh regenerates it). The same step removes the source tree and pip's build
 # directories, so that the installed package is the only copy of the connector in the file system
 # (the COPY layers keep the ~60 kB of source). main.py stays for Airbyte's older entry point,
 # `python /airbyte/integration_code/main.py`.
 RUN pip install --no-cache-dir -c requirements.lock . \
-    && rm -rf build setup.py requirements.lock source_avidtrak source_avidtrak.egg-info
+    && rm -rf build setup.py requirements.lock source_avidtrak ./*.egg-info
 
 USER airbyte
 

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Builds the connector image on a machine that reaches package registries but no container
-# registry (CI; see shared/docker-offline.md). Nothing here is needed with internet access,
-# where `docker build -t source-avidtrak:dev .` is the whole story.
+# registry (this project's CI; README.md, "Run with Docker", walks through it). With access to
+# Docker Hub none of this is needed: `docker build -t airbyte/source-avidtrak:dev .` is the whole story.
 #
-#   bash .ci/docker.sh start   install docker.io and debootstrap if missing, start a Docker
-#                              daemon without a bridge or iptables, wait until it answers
-#   bash .ci/docker.sh base    make the stand-in base image (skipped when it exists)
-#   bash .ci/docker.sh build   build the connector image on it; prints build time and size
+#   bash .ci/docker.sh start   as root: apt-get install docker.io and debootstrap if missing, then
+#                              start a Docker daemon without a bridge or iptables rules and wait
+#                              until it answers (an already running daemon is used instead)
+#   bash .ci/docker.sh base    make a stand-in for Airbyte's Python base image from Debian's
+#                              packages (debootstrap, about a minute; skipped when it exists)
+#   bash .ci/docker.sh build   build the connector image on it as airbyte/source-avidtrak:dev
+#                              (also tagged source-avidtrak:dev); prints build time and size
 #   bash .ci/docker.sh stop    stop the daemon that `start` started, and no other
 #
 # Every container gets the host's network (`--network host`): the daemon has no bridge.
@@ -17,7 +20,9 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE_DIR=${AVIDTRAK_DOCKER_STATE_DIR:-${TMPDIR:-/tmp}/avidtrak-dockerd}
 BASE_IMAGE=avidtrak-ci/python-connector-base:3.11
 ROOTFS_IMAGE=avidtrak-ci/debian-python-rootfs:bookworm
-IMAGE=${AVIDTRAK_IMAGE:-source-avidtrak:dev}
+IMAGE=${AVIDTRAK_IMAGE:-airbyte/source-avidtrak:dev}
+# The short name scripts/test.sh and integration_tests/test_image.py use for the same image.
+IMAGE_ALIAS=source-avidtrak:dev
 HOST_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 DAEMON_WAIT_SECONDS=60
 
@@ -144,9 +149,9 @@ build() {
   docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 \
     || die "no stand-in base image $BASE_IMAGE; run \`bash .ci/docker.sh base\` first"
   local started=$SECONDS
-  docker build --network host --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$IMAGE" "$REPO_ROOT"
+  docker build --network host --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$IMAGE" -t "$IMAGE_ALIAS" "$REPO_ROOT"
   local seconds=$((SECONDS - started))
-  log "built $IMAGE in ${seconds}s: $(image_size_mb "$IMAGE") MB" \
+  log "built $IMAGE (also tagged $IMAGE_ALIAS) in ${seconds}s: $(image_size_mb "$IMAGE") MB" \
     "($(image_size_mb "$BASE_IMAGE") MB of it the base image)"
   # Earlier builds of the connector, untagged by this one, would pile up on a machine CI keeps.
   docker image prune --force --filter "label=io.airbyte.name=airbyte/source-avidtrak" >/dev/null

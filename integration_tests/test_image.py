@@ -285,7 +285,7 @@ def test_metadata_loads_with_the_cdk_model_and_names_this_connector() -> None:
     data = metadata.data
 
     assert data.dockerRepository == "airbyte/source-avidtrak"
-    assert data.dockerImageTag == version("source-avidtrak")
+    assert data.dockerImageTag == version("airbyte-source-avidtrak")
     assert data.language == ConnectorLanguage.PYTHON
     assert metadata.model_extra["metadataSpecVersion"] == "1.0"
     extra = data.model_extra

@@ -1,7 +1,7 @@
 """The simulator over real HTTP: the contract it serves, its faults, its CLI.
 
 The connector's integration tests trust this server, so its behaviour is
-pinned here against /work/shared/avidtrak-api.md rather than assumed.
+pinned here against docs/avidtrak-api.md rather than assumed.
 """
 
 import datetime as dt

@@ -3,9 +3,10 @@
 By default it starts the bundled AvidTrak simulator on 127.0.0.1 (in this process) and syncs
 that; with a pin code (`--pin` or AVIDTRAK_PIN_CODE) it syncs your real AvidTrak account
 instead (`--base-url` or AVIDTRAK_BASE_URL, default https://avidtrak.com). PyAirbyte runs the
-locally installed `source-avidtrak` command and writes PyAirbyte's default local cache,
-`.cache/default_cache/default_cache.duckdb` under the current folder; each run replaces the
-report tables there. PyAirbyte runs offline: no registry lookups, no telemetry.
+locally installed `source-avidtrak` command and writes the demo's own DuckDB cache,
+`.demo/avidtrak.duckdb` in the checkout (not PyAirbyte's default cache, which a PyAirbyte
+script of your own shares); each run replaces the report tables there. PyAirbyte runs
+offline: no registry lookups, no telemetry.
 
     python scripts/demo.py                      # the simulator
     python scripts/demo.py --clients 2          # the simulator as an agency with two client accounts
@@ -39,6 +40,9 @@ if TYPE_CHECKING:  # imported at run time only after the first lines are out: it
     import airbyte as ab
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The demo's cache: its DuckDB file and PyAirbyte's scratch files for it (git-ignored).
+DEMO_DIR = REPO_ROOT / ".demo"
+DEMO_DB = DEMO_DIR / "avidtrak.duckdb"
 STREAMS = ("geographical_data", "offline_portal_calls")
 DEFAULT_BASE_URL = "https://avidtrak.com"
 TOP_CITIES = 5
@@ -161,11 +165,20 @@ def set_up_source(config: Dict[str, Any], executable: str) -> ab.Source:
     return source
 
 
-def sync(source: ab.Source) -> ab.ReadResult:
+def demo_cache() -> ab.caches.DuckDBCache:
+    """The demo's own DuckDB cache. PyAirbyte's default one (.cache/default_cache under the
+    current folder) is shared by every PyAirbyte script run there: the demo's replaced
+    tables would drop that script's rows, and its rows would mix into the demo's summary."""
+    from airbyte.caches import DuckDBCache
+
+    return DuckDBCache(db_path=DEMO_DB, cache_dir=DEMO_DIR)
+
+
+def sync(source: ab.Source, cache: ab.caches.DuckDBCache) -> ab.ReadResult:
     # Replace, not merge: the tables then hold exactly this run's days (and a real account's
     # data never mixes with the simulator's). PyAirbyte shows its own progress display when
     # stdout is a terminal, and plain progress lines otherwise.
-    return source.read(force_full_refresh=True, write_strategy="replace")
+    return source.read(cache=cache, force_full_refresh=True, write_strategy="replace")
 
 
 def step(message: str) -> None:
@@ -271,7 +284,7 @@ def main(argv: Optional[list] = None) -> int:
             with phase("source set-up and check", "Setting up the PyAirbyte source and checking the connection"):
                 source = set_up_source(config, executable)
             with phase("read", f"Reading {', '.join(source.get_selected_streams())} into DuckDB"):
-                result = sync(source)
+                result = sync(source, demo_cache())
         except PyAirbyteError as error:
             print(f"\nThe sync failed.\n{error}", file=sys.stderr)
             return 1

@@ -28,9 +28,10 @@ is_ready() {
 }
 
 install_pyairbyte_and_connector() {
-  # The exact versions of requirements.lock (scripts/lock.sh), PyAirbyte included via the
-  # `demo` extra. Not --quiet: on a cold run it is the long step, and pip's output shows it moving.
-  "$venv/bin/python" -m pip install -c requirements.lock -e ".[demo]"
+  # Exact versions: the runtime lock (what the image runs) and the demo's lock, which adds
+  # PyAirbyte (the `demo` extra) on the same runtime versions (scripts/lock.sh).
+  # Not --quiet: on a cold run it is the long step, and pip's output shows it moving.
+  "$venv/bin/python" -m pip install -c requirements.lock -c requirements-demo.lock -e ".[demo]"
 }
 
 if is_ready; then
@@ -38,7 +39,8 @@ if is_ready; then
 else
   echo "== setting up $venv with $("$python_bin" --version) (a few minutes the first time)"
   [ -x "$venv/bin/python" ] || step "creating the virtual environment $venv" "$python_bin" -m venv "$venv"
-  step "installing the locked pip" "$venv/bin/python" -m pip install --quiet -c requirements.lock pip
+  # pip itself is pinned in the development lock (pip-tools needs it); the demo uses the same one.
+  step "installing the locked pip" "$venv/bin/python" -m pip install --quiet -c requirements-dev.lock pip
   step "installing PyAirbyte and the connector (pip's output follows)" install_pyairbyte_and_connector
 fi
 exec "$venv/bin/python" scripts/demo.py "$@"

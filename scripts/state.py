@@ -4,7 +4,7 @@
     python scripts/state.py < messages.jsonl > state.json
     source-avidtrak read --config config.json --catalog catalog.json --state state.json
 
-The connector emits one STATE message per completed window and stream; the last one of a
+The connector emits STATE messages periodically and at the end of each stream; the last one of a
 stream is what the Airbyte platform stores and passes back with `--state`. The output is a
 JSON list of those messages' `state` objects, one per stream, in the order the streams first
 reported state. Reads the protocol messages on stdin and writes JSON on stdout.

@@ -1,6 +1,6 @@
 """The AvidTrak API contract, in one place.
 
-Every name here mirrors ../shared/avidtrak-api.md. Names marked *assumed* could not be
+Every name here mirrors docs/avidtrak-api.md. Names marked *assumed* could not be
 confirmed from AvidTrak's public REST page (the report sections were unreachable): they
 are modelled on the documented SOAP API and listed in the README so a user with a live
 account can check them. Change them here and nowhere else.

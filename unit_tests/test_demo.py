@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import sys
+import types
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -101,3 +103,30 @@ def test_given_one_account_when_summarized_then_no_per_account_lines(demo, capsy
     demo.summarize(Result({"offline_portal_calls": calls}))
 
     assert "By account" not in capsys.readouterr().out
+
+
+def test_given_the_demo_when_it_makes_its_cache_then_a_duckdb_file_of_its_own_in_an_ignored_folder(demo, monkeypatch):
+    made = {}
+
+    class DuckDBCache:  # PyAirbyte's, as far as demo_cache calls it (PyAirbyte is the demo venv's only)
+        def __init__(self, **kwargs):
+            made.update(kwargs)
+
+    monkeypatch.setitem(sys.modules, "airbyte", types.ModuleType("airbyte"))
+    monkeypatch.setitem(sys.modules, "airbyte.caches", types.SimpleNamespace(DuckDBCache=DuckDBCache))
+
+    demo.demo_cache()
+
+    root = DEMO.parent.parent
+    assert made == {"db_path": root / ".demo" / "avidtrak.duckdb", "cache_dir": root / ".demo"}
+    ignored = (root / ".gitignore").read_text().splitlines()
+    assert ".demo/" in ignored, "the demo's DuckDB file must stay out of git"
+
+
+def test_given_a_source_when_the_demo_syncs_then_it_replaces_the_tables_of_the_cache_it_is_given(demo):
+    calls = []
+    source = types.SimpleNamespace(read=lambda **kwargs: calls.append(kwargs) or "result")
+    cache = object()
+
+    assert demo.sync(source, cache) == "result"
+    assert calls == [{"cache": cache, "force_full_refresh": True, "write_strategy": "replace"}]

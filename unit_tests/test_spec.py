@@ -1,4 +1,4 @@
-"""The connection specification: STYLE.md's rules for every property, and no drift from config.py.
+"""The connection specification: Airbyte's UI rules for every property, and no drift from config.py.
 
 "No drift" is checked by reading a config through a recording mapping: the keys
 parse_settings actually reads, at every level and in every oneOf branch, must be
