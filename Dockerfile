@@ -25,7 +25,7 @@ RUN pip install --no-cache-dir -c requirements.lock . \
 USER airbyte
 
 LABEL io.airbyte.name=airbyte/source-avidtrak
-LABEL io.airbyte.version=0.2.0
+LABEL io.airbyte.version=0.3.0
 
 ENV AIRBYTE_ENTRYPOINT="source-avidtrak"
 ENTRYPOINT ["source-avidtrak"]

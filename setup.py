@@ -34,7 +34,7 @@ DEMO_REQUIREMENTS = ["airbyte==0.71.3"]
 
 setup(
     name="airbyte-source-avidtrak",
-    version="0.2.0",
+    version="0.3.0",
     description="Airbyte source connector for AvidTrak call-tracking reports.",
     author="source-avidtrak maintainers",
     packages=find_packages(include=["source_avidtrak", "source_avidtrak.*"]),
