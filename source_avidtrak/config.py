@@ -10,26 +10,22 @@ Nothing downstream reads the raw config: streams and the date window take `Setti
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, List, Mapping, Optional, Tuple, Union
-from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import requests
-from airbyte_cdk.models import FailureType
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
-
-from source_avidtrak import api, spec_schema
+from source_avidtrak import spec_schema
+from source_avidtrak.accounts import Account as Account
+from source_avidtrak.accounts import parse_accounts
+from source_avidtrak.base_url import api_url_from_base_url
+from source_avidtrak.config_error import ConfigError as ConfigError
+from source_avidtrak.config_error import missing_key_message, spec_default, spec_title
 from source_avidtrak.reports import REPORT_NAMES, REPORTS
 
-CLIENT_ACCOUNT_KEYS = frozenset({"name", "pin_code"})
-LOOPBACK_HOSTS = {"localhost"}
-API_DIRECTORY = api.API_PATH.rpartition("/")[0]  # /webservice
 # Inside Duration's options, the one statement of these rules (spec.yaml says why it has none).
 MAX_OFFSET_DAYS = 3650
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -39,21 +35,6 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class ConfigError(AirbyteTracedException):
-    """A config the user must fix; raised before any request is sent."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message=message, internal_message=message, failure_type=FailureType.config_error)
-
-
-def _title(*path: str) -> str:
-    return str(spec_schema.field(*path)["title"])
-
-
-def _default(*path: str) -> Any:
-    return spec_schema.field(*path)["default"]
 
 
 def _days(count: int) -> str:
@@ -84,17 +65,6 @@ class RelativeDay:
 
 DayRef = Union[SpecificDay, RelativeDay]
 YESTERDAY = RelativeDay(1)
-
-
-@dataclass(frozen=True)
-class Account:
-    """One AvidTrak login: its label in records and state, and its pin code."""
-
-    name: str
-    pin_code: str = field(repr=False)  # never in a repr, a log line or an error
-
-    def describe(self) -> str:
-        return f"account {self.name!r}"
 
 
 @dataclass(frozen=True)
@@ -143,10 +113,10 @@ class Settings:
 
 def parse_settings(config: Mapping[str, Any], today: Optional[date] = None) -> Settings:
     """Builds Settings from a raw config; with `today`, also checks the date range."""
-    pin_title = _title("pin_code")
+    pin_title = spec_title("pin_code")
     if "pin_code" not in config:
         known = spec_schema.config_keys()
-        raise ConfigError(_missing_key_message(f"The {pin_title} is missing: the config", "pin_code", config, known))
+        raise ConfigError(missing_key_message(f"The {pin_title} is missing: the config", "pin_code", config, known))
     pin = config.get("pin_code")
     if not isinstance(pin, str):  # never echo the value: it is the credential
         raise ConfigError(f"The {pin_title} must be text (a JSON string in quotes), not a number or another type.")
@@ -155,11 +125,11 @@ def parse_settings(config: Mapping[str, Any], today: Optional[date] = None) -> S
     nulls = sorted(str(key) for key, value in config.items() if value is None and key in spec_schema.config_keys())
     if nulls:  # the spec's types allow no null
         raise ConfigError(
-            f"{_title(nulls[0])} is null. Leave the key {nulls[0]!r} out to use its default, or enter a value."
+            f"{spec_title(nulls[0])} is null. Leave the key {nulls[0]!r} out to use its default, or enter a value."
         )
     start, end = _parse_duration(_value(config, "duration"))
     settings = Settings(
-        accounts=_parse_accounts(config, pin.strip()),
+        accounts=parse_accounts(config, pin.strip()),
         api_url=api_url_from_base_url(_value(config, "base_url")),
         reports=_parse_reports(config.get("reports")),
         start=start,
@@ -179,7 +149,7 @@ def parse_settings(config: Mapping[str, Any], today: Optional[date] = None) -> S
 
 def _value(config: Mapping[str, Any], key: str) -> Any:
     """The config's value, or the spec's default for a key left out (null is rejected above)."""
-    return config[key] if key in config else _default(key)
+    return config[key] if key in config else spec_default(key)
 
 
 def unknown_key_warnings(keys: Iterable[str]) -> List[str]:
@@ -191,126 +161,15 @@ def unknown_key_warnings(keys: Iterable[str]) -> List[str]:
     lines = []
     for key in sorted(str(key) for key in keys if key not in spec_schema.config_keys()):
         nearest = difflib.get_close_matches(key.casefold(), known, n=1)
-        hint = f"Did you mean {known[nearest[0]]!r} ({_title(known[nearest[0]])})? " if nearest else ""
+        hint = f"Did you mean {known[nearest[0]]!r} ({spec_title(known[nearest[0]])})? " if nearest else ""
         lines.append(f"The config key {key!r} is not a setting of this connector and is ignored. {hint}".rstrip())
     return lines
 
 
-def _parse_accounts(config: Mapping[str, Any], pin: str) -> Tuple[Account, ...]:
-    """The pin_code account and the client accounts: names unique, pin codes unique.
-
-    Messages name the account and its position, never a pin code.
-    """
-    main_name = config.get("account_name")
-    main_name = _default("account_name") if main_name is None else main_name
-    if not isinstance(main_name, str) or not main_name.strip():
-        default = _default("account_name")
-        raise ConfigError(
-            f"{_title('account_name')} must be a non-empty label, e.g. {default!r}; leave it out to use {default!r}."
-        )
-    accounts = [Account(main_name.strip(), pin)]
-    raw = config.get("client_accounts")
-    raw = _default("client_accounts") if raw is None else raw
-    if not isinstance(raw, list):
-        raise ConfigError(f'{_title("client_accounts")} must be a list of {{"name": ..., "pin_code": ...}} objects.')
-    for position, entry in enumerate(raw, start=1):
-        accounts.append(_parse_client_account(entry, position))
-    seen_names: dict[str, Account] = {}
-    seen_pins: dict[str, Account] = {}
-    title = _title("client_accounts")
-    for account in accounts:
-        other = seen_names.setdefault(account.name.casefold(), account)
-        if other is not account:
-            raise ConfigError(
-                f"{title}: the name {account.name!r} is used twice (names are compared ignoring case, "
-                f"{other.name!r} is the other). Give every account its own name."
-            )
-        other = seen_pins.setdefault(account.pin_code, account)
-        if other is not account:
-            raise ConfigError(
-                f"{title}: {account.describe()} has the same pin code as {other.describe()}. "
-                "Each AvidTrak account has a pin code of its own: enter that client's pin code."
-            )
-    return tuple(accounts)
-
-
-def _parse_client_account(entry: Any, position: int) -> Account:
-    subject = f"Client account {position}"
-    if not isinstance(entry, Mapping):
-        raise ConfigError(f'{subject} must be an object {{"name": ..., "pin_code": ...}}.')
-    name = entry.get("name")
-    if "name" not in entry:
-        raise ConfigError(_missing_key_message(subject, "name", entry, CLIENT_ACCOUNT_KEYS))
-    if not isinstance(name, str):
-        raise ConfigError(f"{subject} has a name that is not text (a JSON string in quotes).")
-    if not name.strip():
-        raise ConfigError(f"{subject} has an empty name. Give it a label, e.g. the client's name.")
-    subject = f"Client account {position} ({name.strip()!r})"
-    if "pin_code" not in entry:
-        raise ConfigError(_missing_key_message(subject, "pin_code", entry, CLIENT_ACCOUNT_KEYS))
-    pin = entry.get("pin_code")
-    if not isinstance(pin, str):  # never echo the value: it is the credential
-        raise ConfigError(f"{subject}: the pin code must be text (a JSON string in quotes).")
-    if not pin.strip():
-        raise ConfigError(f"{subject} has an empty pin code. Enter the pin code AvidTrak gave that client.")
-    return Account(name.strip(), pin.strip())
-
-
-def api_url_from_base_url(base_url: Any) -> str:
-    """The API URL for a Base URL: a host URL (appends /webservice/api.php), a URL ending in
-    /webservice (appends /api.php), or a full URL ending in api.php (kept).
-
-    https is required; plain http only for loopback hosts (a local simulator or tunnel),
-    because the pin code travels in the query string.
-    """
-    title, example = _title("base_url"), _default("base_url")
-    hint = f"Enter the URL of your AvidTrak instance as https://host, e.g. {example}."
-    if not isinstance(base_url, str):
-        raise ConfigError(f"The {title} must be text (a JSON string in quotes), e.g. {example}.")
-    if not base_url.strip():
-        raise ConfigError(f"The {title} is empty. Enter the URL of your AvidTrak instance, e.g. {example}.")
-    try:
-        parts = urlsplit(base_url.strip())
-        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number up to 65535
-        (parts.hostname or "").encode("idna")  # UnicodeError, a ValueError, for an empty or over-long label
-    except ValueError as error:
-        raise ConfigError(f"The {title} is not a valid URL ({error}). {hint}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"The {title} must start with https:// and name a host. {hint}")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ConfigError(f"The {title} must use https://: the pin code would travel unencrypted over http. {hint}")
-    if parts.username or parts.password:
-        raise ConfigError(
-            f"The {title} must not contain a user name or password: the pin code is the only credential. {hint}"
-        )
-    if parts.query or parts.fragment or base_url.strip().endswith(("?", "#")):
-        raise ConfigError(f"The {title} must not contain a query string or fragment (?... or #...). {hint}")
-    path = parts.path.rstrip("/")
-    if path.endswith(API_DIRECTORY):
-        path += "/" + api.API_SCRIPT
-    elif not path.endswith("/" + api.API_SCRIPT):
-        path += api.API_PATH
-    api_url = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-    try:  # what requests would refuse later, mid-sync (e.g. a space in the host)
-        requests.PreparedRequest().prepare_url(api_url, None)
-    except (requests.RequestException, ValueError) as error:
-        raise ConfigError(f"The {title} is not a valid URL ({error}). {hint}") from None
-    return api_url
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in LOOPBACK_HOSTS:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _parse_reports(raw: Any) -> Tuple[str, ...]:
-    title, choices = _title("reports"), ", ".join(REPORT_NAMES)
+    title, choices = spec_title("reports"), ", ".join(REPORT_NAMES)
     if raw is None:
-        raw = _default("reports")
+        raw = spec_default("reports")
     if not isinstance(raw, list):
         raise ConfigError(
             f'{title} must be a list (of report names, e.g. ["{REPORT_NAMES[0]}"]); got {raw!r}. Choose from: {choices}.'
@@ -328,7 +187,7 @@ def _parse_reports(raw: Any) -> Tuple[str, ...]:
 
 def _parse_methods(raw: Any) -> Mapping[str, str]:
     """Advanced > Report Method Names: a way past a wrong guess of AvidTrak's method names."""
-    title = _title("report_methods")
+    title = spec_title("report_methods")
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
@@ -353,7 +212,7 @@ def _parse_timezone(name: Any) -> ZoneInfo:
         return ZoneInfo(str(name))
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "US" is a directory, a name too long
         raise ConfigError(
-            f"Unknown {_title('timezone')} {name!r}. Use an IANA name such as America/New_York or UTC."
+            f"Unknown {spec_title('timezone')} {name!r}. Use an IANA name such as America/New_York or UTC."
         ) from None
 
 
@@ -384,7 +243,7 @@ def _parse_requests_per_second(value: Any) -> Optional[float]:
 
 
 def _parse_duration(duration: Any) -> Tuple[DayRef, DayRef]:
-    title = _title("duration")
+    title = spec_title("duration")
     options = [option["title"] for option in spec_schema.field("duration")["oneOf"]]
     if not isinstance(duration, Mapping):
         raise ConfigError(f"{title} must be one of: {', '.join(options)}.")
@@ -404,26 +263,18 @@ def _parse_duration(duration: Any) -> Tuple[DayRef, DayRef]:
     raise ConfigError(f"Unknown {title} mode {mode!r}: use one of {modes}.")
 
 
-def _missing_key_message(subject: str, key: str, found: Mapping[str, Any], known: Any) -> str:
-    """Names the missing key, and the keys found instead: usually the same key misspelled."""
-    others = sorted(str(name) for name in found if name not in known)
-    if not others:
-        return f"{subject} has no {key!r}. Add it."
-    return f"{subject} has no {key!r}; it has {', '.join(map(repr, others))} instead. Rename the key to {key!r}."
-
-
 def _parse_day_ref(duration: Mapping[str, Any], key: str, date_key: str, offset_key: str) -> DayRef:
     """Report Date, Date From or Date To: a specific date, or a number of days back."""
     raw: Any = duration.get(key)
-    title = _title("duration", key)
+    title = spec_title("duration", key)
     mode = raw.get("mode") if isinstance(raw, Mapping) else None
     if mode == "specific":
         if date_key not in raw:
-            raise ConfigError(_missing_key_message(f"{title} is a specific date but", date_key, raw, {"mode"}))
+            raise ConfigError(missing_key_message(f"{title} is a specific date but", date_key, raw, {"mode"}))
         return SpecificDay(_parse_date(raw.get(date_key), title))
     if mode == "relative":
         if offset_key not in raw:
-            raise ConfigError(_missing_key_message(f"{title} is a relative date but", offset_key, raw, {"mode"}))
+            raise ConfigError(missing_key_message(f"{title} is a relative date but", offset_key, raw, {"mode"}))
         offset = raw.get(offset_key)
         if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET_DAYS:
             raise ConfigError(

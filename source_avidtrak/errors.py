@@ -26,7 +26,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from source_avidtrak import api
-from source_avidtrak.config import Account
+from source_avidtrak.accounts import Account
 from source_avidtrak.reports import Report
 
 TRANSIENT_HTTP_STATUSES = frozenset({408, 429, 500, 502, 503, 504})

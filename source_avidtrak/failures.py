@@ -18,8 +18,8 @@ from airbyte_cdk.models import AirbyteMessage, AirbyteTraceMessage, FailureType,
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_avidtrak.accounts import Account
 from source_avidtrak.cdk_contract import backoff_cause, mask_secrets
-from source_avidtrak.config import Account
 
 STOPPED_MESSAGE = "Stopped: another window of this account failed first."
 LISTED_FAILURES = 10  # a combined error names this many; the log names the rest

@@ -21,8 +21,9 @@ from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, Err
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_avidtrak import api
+from source_avidtrak.accounts import Account
 from source_avidtrak.components import Window
-from source_avidtrak.config import Account, Settings
+from source_avidtrak.config import Settings
 from source_avidtrak.cursor import AccountCursor
 from source_avidtrak.errors import AvidTrakBackoffStrategy, AvidTrakErrorHandler, describe_request, envelope_error
 from source_avidtrak.failures import Failures
