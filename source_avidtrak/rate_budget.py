@@ -3,8 +3,9 @@
 The CDK's LimiterSession calls `acquire_call` before every send (retries too) and
 `update_from_response` after every response (cdk_contract item 8). Three rules:
 - Spacing: with a pace, requests leave 1/pace apart. A known limit (`requests_per_second`)
-  is the pace from the start; without one the first second runs at START_RATE, doubling
-  every second until the first 429 or UNPACED_ABOVE.
+  is the pace from the start; without one the read starts at START_RATE, doubling every
+  RAMP_SECONDS until the first 429 or UNPACED_ABOVE (a second in all: cheap for a read
+  nobody limits, and a small bucket refuses one request instead of the first burst).
 - Pause: a 429 pauses every worker for its Retry-After (the retry floor when absent). One
   beyond the retry cap pauses nobody: errors.py ends that request at once.
 - Measure: the 429 that opens a pause sets the pace to what got through since the last
@@ -24,8 +25,7 @@ from airbyte_cdk.sources.streams.call_rate import APIBudget
 
 from source_avidtrak.errors import RetryPolicy, retry_after_seconds
 
-START_RATE = 50.0  # requests/s: a first burst of 10 workers would all be refused by a small bucket
-UNPACED_ABOVE = 1000.0
+START_RATE, RAMP_SECONDS, UNPACED_ABOVE = 50.0, 0.25, 1000.0  # requests/s, s, requests/s
 SAFETY = 0.95  # a little under the measured rate, so AvidTrak's bucket refills
 PROBE_SECONDS, PROBE_STEP = 5.0, 1.1
 
@@ -105,7 +105,7 @@ class AvidTrakBudget(APIBudget):
     def _probe(self, now: float) -> None:
         if self._rate is None or self._rate == self._limit:
             return
-        if self._ramping and now - self._changed >= 1.0:
+        if self._ramping and now - self._changed >= RAMP_SECONDS:
             self._rate *= 2
         elif not self._ramping and now - self._changed >= PROBE_SECONDS:
             self._rate = min(self._rate * PROBE_STEP, self._limit or UNPACED_ABOVE)
