@@ -18,10 +18,20 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
+from importlib import resources
 from typing import Any, Iterator, List, Mapping, MutableMapping, Optional, Tuple
 from urllib.parse import quote, quote_plus
 
-from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog, FailureType, SyncMode
+import yaml
+from airbyte_cdk.models import (
+    AirbyteMessage,
+    AirbyteStateMessage,
+    ConfiguredAirbyteCatalog,
+    ConnectorSpecification,
+    ConnectorSpecificationSerializer,
+    FailureType,
+    SyncMode,
+)
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.sources.utils.schema_helpers import check_config_against_spec_or_exit, split_config
@@ -37,6 +47,7 @@ from source_avidtrak.rate_budget import rate_budget
 from source_avidtrak.streams import STREAM_CLASSES, StreamClasses
 from source_avidtrak.sync import Sync
 
+SPEC_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the same documents; libyaml is optional
 # check makes one request: a quick answer matters more than riding out a long outage.
 CHECK_RETRY_POLICY = RetryPolicy(max_retries=1, max_time_seconds=60, base_seconds=1.0, read_timeout_seconds=30.0)
 
@@ -55,6 +66,12 @@ class SourceAvidtrak(AbstractSource):
         self._clock = clock
         self._retry_policy = retry_policy
         self._stream_classes = stream_classes
+
+    def spec(self, logger: logging.Logger) -> ConnectorSpecification:
+        """spec.yaml, parsed by libyaml when PyYAML has it: the CDK's pure-Python parse took 16 ms
+        of each command, twice in check, discover and read (settings() asks for the spec again)."""
+        text = resources.files("source_avidtrak").joinpath("spec.yaml").read_bytes()
+        return ConnectorSpecificationSerializer.load(yaml.load(text, Loader=SPEC_YAML_LOADER))
 
     # The CDK's documented hooks for the command's files (inputs.py says why).
     @staticmethod
