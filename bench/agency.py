@@ -157,25 +157,26 @@ def thousand_accounts(quick: bool, workdir: str) -> List[bool]:
         floor_run, reference, _ = floor_read(programs, simulator, workdir)
         run, output, requests = connector_read(programs, simulator, workdir, "thousand")
         one_run, one_output, _ = connector_read(alone, simulator, workdir, "one-account")
-        checks = [("check, 0 ms latency", *timed_check(programs, simulator))]
+        checks = [("check, 0 ms", *timed_check(programs, simulator))]
         rps_clients = QUICK_RPS_CLIENTS if quick else THOUSAND.clients
         checks.append(
             (
-                f"check, requests_per_second 5, {rps_clients + 1} accounts",
+                f"check, 5 requests/s, {rps_clients + 1} accounts",
                 *timed_check(programs, simulator, requests_per_second=5, clients=rps_clients),
             )
         )
     with Simulator(THOUSAND.calls_per_day, 100, clients=THOUSAND.clients) as slow:
-        checks.insert(1, ("check, 100 ms latency", *timed_check(programs, slow)))
+        checks.insert(1, ("check, 100 ms latency", *timed_check(programs, slow)))  # a simulator with latency
     print_table(
         f"A thousand accounts: {THOUSAND.describe()}, num_workers {WORKERS}, default windows",
         [
             Series("connector, 1,000 accounts", output.fingerprint.records, [run]),
             Series("connector, main account alone", one_output.fingerprint.records, [one_run]),
             Series("floor program", reference.fingerprint.records, [floor_run]),
-            *(Series(f"{name}: {status}, {sent} requests", 0, [check]) for name, check, status, sent in checks),
+            *(Series(name, 0, [check]) for name, check, _, _ in checks),
         ],
     )
+    print("; ".join(f"{name}: {status}, {sent} requests" for name, _, status, sent in checks))
     print(f"1,000 accounts: {requests:,} requests, {run.wall_s:.1f} s; {describe_output(output)}")
     cursors = {stream: len(cursor_list(state)) for stream, state in output.final_states.items()}
     rss, one_rss = run.peak_rss_kib / 1024, one_run.peak_rss_kib / 1024

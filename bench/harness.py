@@ -204,10 +204,13 @@ class Output:
 
 
 def read_output(path: str, defaults: Optional[dict] = None) -> Output:
-    """Scans a read's stdout once. `defaults` fills fields a record lacks (an older connector's)."""
+    """Scans a read's stdout once. `defaults` fills fields a record lacks (an older connector's).
+
+    Only each stream's last STATE line is parsed: a read may write a gigabyte of them.
+    """
     counts: Counter = Counter()
     digest = record_bytes = states = state_bytes = largest = 0
-    final: Dict[str, dict] = {}
+    last_state: Dict[bytes, bytes] = {}
     with open(path, "rb") as lines:
         for line in lines:
             if line.startswith(b'{"type":"RECORD"'):
@@ -218,8 +221,12 @@ def read_output(path: str, defaults: Optional[dict] = None) -> Output:
                 record_bytes += len(line)
             elif line.startswith(b'{"type":"STATE"'):
                 states, state_bytes, largest = states + 1, state_bytes + len(line), max(largest, len(line))
-                state = loads(line)["state"]
-                final[state.get("stream", {}).get("stream_descriptor", {}).get("name", "")] = state
+                name_at = line.find(b'"name":"', 0, 300)  # the stream descriptor comes first
+                last_state[line[name_at : line.find(b'"', name_at + 8)]] = line
+    final = {}
+    for line in last_state.values():
+        state = loads(line)["state"]
+        final[state.get("stream", {}).get("stream_descriptor", {}).get("name", "")] = state
     return Output(
         Fingerprint(tuple(sorted(counts.items())), digest % 2**64), record_bytes, states, state_bytes, largest, final
     )
