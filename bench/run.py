@@ -2,18 +2,15 @@
 
     .venv/bin/python bench/run.py            # 3 timed runs per program and scenario
     .venv/bin/python bench/run.py --quick    # 1 run each: the checked run is the timed one
+    .venv/bin/python bench/run.py --only baseline thousand   # some scenario groups
 
-Programs, each a child process reading a simulator started through its CLI
-(`--empty-day-ratio 0`), output to /dev/null (to a file for a checked run):
-  connector  `source-avidtrak read` (specific dates, both reports, incremental)
-  floor      bench/floor.py: one keep-alive http.client connection, the same typed RECORD lines
-  peer       bench/peer/manifest.yaml run by the CDK's `source-declarative-manifest read`
-  CDK floor  bench/cdk_pipeline.py (the CDK's per-record work alone) plus the CDK's import
+Programs are child processes reading a simulator started through its CLI (programs.py).
 Before the timed runs, each program reads once into a file; the records of all programs
-in a scenario must be the same (same streams, ids and typed values), or the bench fails.
-Timed runs alternate between programs; figures are medians. Other work on the machine
-shifts absolute times, so every target compares programs timed in the same loop.
-The rate-limit and year-backfill scenarios are in limits.py.
+in a scenario must be the same, or the bench fails. Timed runs alternate between programs;
+figures are medians, and every target compares programs timed in the same loop, because
+other work on the machine shifts absolute times. Here: throughput, peer, memory,
+concurrency and start-up; baseline.py: the side by side with 023ca8a (the per-record and
+start-up targets); limits.py: the rate limit and the year; agency.py: agency scale.
 """
 
 from __future__ import annotations
