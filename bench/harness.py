@@ -94,6 +94,7 @@ class Simulator:
         seed: int = 42,
         rate_limit: Optional[float] = None,
         burst: Optional[float] = None,
+        clients: int = 0,
     ) -> None:
         limit = ["--rate-limit", str(rate_limit), "--burst", str(burst or rate_limit)] if rate_limit else []
         self.args = [
@@ -110,6 +111,8 @@ class Simulator:
             "0",
             "--latency-ms",
             str(latency_ms),
+            "--clients",
+            str(clients),
             *limit,
         ]
         self.process: Optional[subprocess.Popen] = None
@@ -144,9 +147,14 @@ class Simulator:
 
 
 def child_env() -> Dict[str, str]:
-    """This checkout's code first: the venv's console scripts may belong to another worktree."""
+    """This checkout's code first: the venv's console scripts may belong to another worktree.
+
+    Children may write bytecode (an installed connector has its own): with
+    PYTHONDONTWRITEBYTECODE every start would compile the connector's sources again.
+    """
     paths = [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "AIRBYTE_OFFLINE_MODE": "1", "DO_NOT_TRACK": "1"}
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "PYTHONPATH": os.pathsep.join(paths), "AIRBYTE_OFFLINE_MODE": "1", "DO_NOT_TRACK": "1"}
 
 
 def run_measured(command: Sequence[str], stdout_path: str = os.devnull) -> Run:
@@ -183,17 +191,49 @@ class Fingerprint:
         return sum(count for _, count in self.counts)
 
 
-def fingerprint(path: str) -> Fingerprint:
+@dataclass
+class Output:
+    """What a read wrote besides its records' fingerprint: sizes, STATE messages and the last state per stream."""
+
+    fingerprint: Fingerprint
+    record_bytes: int
+    state_messages: int
+    state_bytes: int
+    largest_state_bytes: int
+    final_states: Dict[str, dict]  # stream -> the `state` of its last STATE message
+
+
+def read_output(path: str, defaults: Optional[dict] = None) -> Output:
+    """Scans a read's stdout once. `defaults` fills fields a record lacks (an older connector's).
+
+    Only each stream's last STATE line is parsed: a read may write a gigabyte of them.
+    """
     counts: Counter = Counter()
-    digest = 0
+    digest = record_bytes = states = state_bytes = largest = 0
+    last_state: Dict[bytes, bytes] = {}
     with open(path, "rb") as lines:
         for line in lines:
-            if not line.startswith(b'{"type":"RECORD"'):
-                continue
-            record = loads(line)["record"]
-            digest += hash(canonical(record["stream"], record["data"]))
-            counts[record["stream"]] += 1
-    return Fingerprint(tuple(sorted(counts.items())), digest % 2**64)
+            if line.startswith(b'{"type":"RECORD"'):
+                record = loads(line)["record"]
+                data = {**defaults, **record["data"]} if defaults else record["data"]
+                digest += hash(canonical(record["stream"], data))
+                counts[record["stream"]] += 1
+                record_bytes += len(line)
+            elif line.startswith(b'{"type":"STATE"'):
+                states, state_bytes, largest = states + 1, state_bytes + len(line), max(largest, len(line))
+                name_at = line.find(b'"name":"', 0, 300)  # the stream descriptor comes first
+                last_state[line[name_at : line.find(b'"', name_at + 8)]] = line
+    final = {}
+    for line in last_state.values():
+        state = loads(line)["state"]
+        final[state.get("stream", {}).get("stream_descriptor", {}).get("name", "")] = state
+    return Output(
+        Fingerprint(tuple(sorted(counts.items())), digest % 2**64), record_bytes, states, state_bytes, largest, final
+    )
+
+
+def fingerprint(path: str) -> Fingerprint:
+    return read_output(path).fingerprint
 
 
 def bench_rss_mib() -> float:

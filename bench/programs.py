@@ -27,14 +27,20 @@ class Scenario:
     calls_per_day: int
     days: int
     latency_ms: float = 0.0
+    clients: int = 0  # client accounts besides the main one (the simulator's --clients)
+    first_day: date = FIRST_DAY
 
     @property
     def last_day(self) -> date:
-        return FIRST_DAY + timedelta(days=self.days - 1)
+        return self.first_day + timedelta(days=self.days - 1)
 
     def describe(self) -> str:
         latency = f", {self.latency_ms:g} ms latency" if self.latency_ms else ""
-        return f"{self.days} days x {len(REPORTS)} reports x {self.calls_per_day} calls/day{latency}"
+        accounts = f"{self.clients + 1} accounts x " if self.clients else ""
+        return f"{accounts}{self.days} days x {len(REPORTS)} reports x {self.calls_per_day} calls/day{latency}"
+
+    def simulator(self, **options) -> Simulator:
+        return Simulator(self.calls_per_day, self.latency_ms, clients=self.clients, **options)
 
 
 class Programs:
@@ -43,28 +49,49 @@ class Programs:
     def __init__(self, workdir: str, scenario: Scenario) -> None:
         self.workdir, self.scenario = workdir, scenario
         self.catalog = self._write("catalog.json", _catalog())
+        self._configs = 0
 
-    def connector(self, url: str, num_workers: int = 3, requests_per_second: Optional[float] = None) -> List[str]:
-        config = {
+    def connector(
+        self,
+        url: str,
+        num_workers: int = 3,
+        requests_per_second: Optional[float] = None,
+        window_days: Optional[int] = 1,  # None: the connector's default
+        state: Optional[str] = None,
+        command: str = "read",
+        clients: Optional[int] = None,  # None: the scenario's
+    ) -> List[str]:
+        config = self.config(url, num_workers, self.scenario.clients if clients is None else clients)
+        if window_days is not None:
+            config["window_days"] = window_days
+        if requests_per_second is not None:
+            config["requests_per_second"] = requests_per_second
+        self._configs += 1
+        path = self._write(f"connector-{self._configs}.json", config)
+        if command != "read":
+            return [str(BIN / "source-avidtrak"), command, "--config", path]
+        arguments = ["--catalog", self.catalog, *(["--state", state] if state else [])]
+        return [str(BIN / "source-avidtrak"), "read", "--config", path, *arguments]
+
+    def config(self, url: str, num_workers: int, clients: int) -> dict:
+        return {
             "pin_code": PIN,
             "base_url": url,
             "reports": list(REPORTS),
             "num_workers": num_workers,
-            "window_days": 1,
             "duration": {
                 "mode": "date_range",
-                "date_from": {"mode": "specific", "specific_date_from": FIRST_DAY.isoformat()},
+                "date_from": {"mode": "specific", "specific_date_from": self.scenario.first_day.isoformat()},
                 "date_to": {"mode": "specific", "specific_date_to": self.scenario.last_day.isoformat()},
             },
+            **({"client_accounts": client_accounts(clients)} if clients else {}),
         }
-        if requests_per_second is not None:
-            config["requests_per_second"] = requests_per_second
-        name = f"connector-{self.scenario.days}-{num_workers}-{requests_per_second}.json"
-        return [str(BIN / "source-avidtrak"), "read", "--config", self._write(name, config), "--catalog", self.catalog]
 
-    def floor(self, url: str) -> List[str]:
-        days = ["--start", FIRST_DAY.isoformat(), "--end", self.scenario.last_day.isoformat()]
-        return [sys.executable, str(REPO / "bench" / "floor.py"), "--url", url, "--pin", PIN, *days]
+    def floor(self, url: str, window_days: int = 1, counts: Optional[str] = None) -> List[str]:
+        days = ["--start", self.scenario.first_day.isoformat(), "--end", self.scenario.last_day.isoformat()]
+        options = ["--clients", str(self.scenario.clients), "--window-days", str(window_days)]
+        options += ["--counts", counts] if counts else []
+        return [sys.executable, str(REPO / "bench" / "floor.py"), "--url", url, "--pin", PIN, *days, *options]
 
     def peer(self, url: str) -> List[str]:
         config = {
@@ -94,6 +121,11 @@ class Programs:
         return path
 
 
+def client_accounts(count: int) -> List[dict]:
+    """The simulator's --clients N accounts (integration_tests/simulator.py numbers them so)."""
+    return [{"name": f"client-{n:04d}", "pin_code": f"sim-client-pin-{n:04d}"} for n in range(1, count + 1)]
+
+
 def spec_command(url: str = "") -> List[str]:
     return [str(BIN / "source-avidtrak"), "spec"]
 
@@ -121,7 +153,7 @@ def measure(
     With one run (--quick) the checked run, whose output goes to a file, is also the timed one.
     """
     series = {name: Series(name) for name in commands}
-    with Simulator(scenario.calls_per_day, scenario.latency_ms) as simulator:
+    with scenario.simulator() as simulator:
         reference = None
         for name, command in commands.items():
             if name in unchecked:

@@ -2,18 +2,15 @@
 
     .venv/bin/python bench/run.py            # 3 timed runs per program and scenario
     .venv/bin/python bench/run.py --quick    # 1 run each: the checked run is the timed one
+    .venv/bin/python bench/run.py --only baseline thousand   # some scenario groups
 
-Programs, each a child process reading a simulator started through its CLI
-(`--empty-day-ratio 0`), output to /dev/null (to a file for a checked run):
-  connector  `source-avidtrak read` (specific dates, both reports, incremental)
-  floor      bench/floor.py: one keep-alive http.client connection, the same typed RECORD lines
-  peer       bench/peer/manifest.yaml run by the CDK's `source-declarative-manifest read`
-  CDK floor  bench/cdk_pipeline.py (the CDK's per-record work alone) plus the CDK's import
+Programs are child processes reading a simulator started through its CLI (programs.py).
 Before the timed runs, each program reads once into a file; the records of all programs
-in a scenario must be the same (same streams, ids and typed values), or the bench fails.
-Timed runs alternate between programs; figures are medians. Other work on the machine
-shifts absolute times, so every target compares programs timed in the same loop.
-The rate-limit and year-backfill scenarios are in limits.py.
+in a scenario must be the same, or the bench fails. Timed runs alternate between programs;
+figures are medians, and every target compares programs timed in the same loop, because
+other work on the machine shifts absolute times. Here: throughput, peer, memory,
+concurrency and start-up; baseline.py: the side by side with 023ca8a (the per-record and
+start-up targets); limits.py: the rate limit and the year; agency.py: agency scale.
 """
 
 from __future__ import annotations
@@ -30,6 +27,8 @@ from typing import Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from agency import backfill_and_daily, big_account, thousand_accounts
+from baseline import BASELINE, side_by_side
 from harness import REPO, Series, bench_rss_mib, run_measured
 from limits import QUICK_YEAR_CALLS_PER_DAY, YEAR_CALLS_PER_DAY, rate_limit, year_backfill
 from programs import (
@@ -47,6 +46,7 @@ from programs import (
 )
 
 CDK_PIPELINE = "bench/cdk_pipeline.py"
+GROUPS = ("throughput", "baseline", "concurrency", "startup", "rate-limit", "year", "floor", "big", "thousand")
 
 
 def check_peer_schemas() -> None:
@@ -66,6 +66,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark source-avidtrak: every target, PASS/FAIL.")
     parser.add_argument("--quick", action="store_true", help="one run per program (default: 3)")
     parser.add_argument("--runs", type=int, help="timed runs per program and scenario")
+    parser.add_argument("--only", nargs="+", choices=GROUPS, default=GROUPS, metavar="GROUP", help=", ".join(GROUPS))
     args = parser.parse_args(argv)
     runs = args.runs or (1 if args.quick else 3)
     started = time.perf_counter()
@@ -77,17 +78,31 @@ def main(argv=None) -> int:
     if args.quick:
         print(
             "# quick: one run per program; its checked run (output to a file) is the timed run. The year "
-            f"backfill runs at {QUICK_YEAR_CALLS_PER_DAY} calls/day (the full run: {YEAR_CALLS_PER_DAY}); no other "
-            "data size is shrunk."
+            f"backfill runs at {QUICK_YEAR_CALLS_PER_DAY} calls/day (the full run: {YEAR_CALLS_PER_DAY}), the "
+            f"side by side with {BASELINE} in 3 pairs (5), `check` at 5 requests/s for 100 accounts (1,000); no "
+            "other data size is shrunk."
         )
+    year_calls = QUICK_YEAR_CALLS_PER_DAY if args.quick else YEAR_CALLS_PER_DAY
+    scenarios = {
+        "throughput": lambda workdir: throughput_and_memory(runs, workdir),
+        "baseline": lambda workdir: side_by_side(3 if args.quick else 5, 5 if args.quick else 9, workdir),
+        "concurrency": lambda workdir: concurrency(runs, workdir),
+        "startup": lambda workdir: startup(max(runs, 5)),
+        "rate-limit": lambda workdir: rate_limit(runs, workdir),
+        "year": lambda workdir: year_backfill(workdir, year_calls),
+        "floor": backfill_and_daily,
+        "big": lambda workdir: big_account(max(runs, 2) if args.quick else runs, workdir),
+        "thousand": lambda workdir: thousand_accounts(args.quick, workdir),
+    }
+    results: List[bool] = []
+    timings = []
     with tempfile.TemporaryDirectory(prefix="avidtrak-bench-") as workdir:
-        results = (
-            throughput_and_memory(runs, workdir)
-            + concurrency(runs, workdir)
-            + startup(max(runs, 5))
-            + rate_limit(runs, workdir)
-            + year_backfill(workdir, QUICK_YEAR_CALLS_PER_DAY if args.quick else YEAR_CALLS_PER_DAY)
-        )
+        for group in GROUPS:
+            if group in args.only:
+                began = time.perf_counter()
+                results += scenarios[group](workdir)
+                timings.append(f"{group} {time.perf_counter() - began:.0f} s")
+    print(f"\nscenario times: {', '.join(timings)}")
     print(
         f"\nload average at the end {os.getloadavg()[0]:.2f}; the bench's own peak RSS {bench_rss_mib():.0f} MiB "
         f"(a floor under every child's figure; * marks a figure that may be it); bench took "
@@ -137,13 +152,12 @@ def verdicts(
         f"{connector.wall_s / floor.wall_s:.2f}x the floor's {floor.wall_s:.2f} s; the CDK floor alone is "
         f"{cdk_floor / floor.wall_s:.2f}x it"
     )
+    print(
+        f"[info] CDK floor (reported, not a target; the per-record target is the side by side with {BASELINE}): "
+        f"connector {connector.wall_s:.2f} s is {over_cdk:.2f} x the CDK floor {cdk_floor:.2f} s (the connector's own "
+        f"share {connector.wall_s - cdk_floor:.2f} s)"
+    )
     return [
-        verdict(
-            "Throughput",
-            over_cdk <= 1.25,
-            f"connector {connector.wall_s:.2f} s <= 1.25 x CDK floor {cdk_floor:.2f} s (ratio {over_cdk:.2f}; the "
-            f"connector's own share {connector.wall_s - cdk_floor:.2f} s)",
-        ),
         verdict(
             "Peer",
             peer_ratio >= 4.0,
@@ -226,13 +240,11 @@ def startup(runs: int) -> List[bool]:
     series = measure_startup(runs)
     print_table("Start-up (same interpreter)", series.values())
     spec, baseline = (item.wall_s for item in series.values())
-    return [
-        verdict(
-            "Start-up",
-            spec <= 1.10 * baseline,
-            f"source-avidtrak spec {spec:.3f} s <= 1.10 x {CDK_IMPORT} {baseline:.3f} s (ratio {spec / baseline:.2f})",
-        )
-    ]
+    print(
+        f"[info] Start-up over the CDK's import (reported; the start-up target is the side by side with {BASELINE}): "
+        f"source-avidtrak spec {spec:.3f} s is {spec / baseline:.2f} x {CDK_IMPORT} {baseline:.3f} s"
+    )
+    return []
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ PROXY_PAGE = (
     "<h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
 )
 LOGGED_PARAMS = ("method", "format", "use_paging", "startdate", "enddate")
+CLIENT_LABEL, CLIENT_PIN = "client-{:04d}", "sim-client-pin-{:04d}"  # --clients N
 
 Reply = namedtuple("Reply", "status content_type body headers", defaults=((),))
 RESET = object()  # not a reply: the handler aborts the connection instead
@@ -383,8 +384,13 @@ def _label_and_pin(value: str, parser: argparse.ArgumentParser) -> tuple[str, st
     return label, pin
 
 
-def main(argv=None) -> int:
-    """Serve until SIGTERM/SIGINT; the one stdout line tells a parent the port."""
+def numbered_clients(count: int) -> dict[str, str]:
+    """``--clients N``: client accounts labelled client-0001.., opened by pins sim-client-pin-0001.."""
+    return {CLIENT_LABEL.format(number): CLIENT_PIN.format(number) for number in range(1, count + 1)}
+
+
+def from_args(argv=None) -> AvidTrakSimulator:
+    """The simulator the command line describes (not started)."""
     parser = argparse.ArgumentParser(description="Serve a simulated AvidTrak API on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--seed", type=int, default=42)
@@ -400,12 +406,19 @@ def main(argv=None) -> int:
         metavar="LABEL=PIN",
         help="a client account with data of its own, opened by PIN; repeatable",
     )
+    parser.add_argument(
+        "--clients",
+        type=int,
+        default=0,
+        metavar="N",
+        help=f"N more client accounts, labelled {CLIENT_LABEL.format(1)}.. with pins {CLIENT_PIN.format(1)}..",
+    )
     parser.add_argument("--success-code", type=int, choices=(1, 200), default=1)
     parser.add_argument("--auth-failed-code", type=int, choices=(4, 401), default=4)
     parser.add_argument("--rate-limit", type=float, help="requests/s a token bucket allows; beyond it HTTP 429")
     parser.add_argument("--burst", type=float, help="the token bucket's size (default: the rate, at least 1)")
     args = parser.parse_args(argv)
-    sim = AvidTrakSimulator(
+    return AvidTrakSimulator(
         pins=tuple(args.pin or ("sim-pin-0001",)),
         seed=args.seed,
         calls_per_day=args.calls_per_day,
@@ -415,10 +428,15 @@ def main(argv=None) -> int:
         latency_s=args.latency_ms / 1000,
         port=args.port,
         extra_field_ratio=args.extra_field_ratio,
-        clients=dict(_label_and_pin(value, parser) for value in args.client),
+        clients={**numbered_clients(args.clients), **dict(_label_and_pin(value, parser) for value in args.client)},
         rate_limit=args.rate_limit,
         burst=args.burst,
     )
+
+
+def main(argv=None) -> int:
+    """Serve until SIGTERM/SIGINT; the one stdout line tells a parent the port."""
+    sim = from_args(argv)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

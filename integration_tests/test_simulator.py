@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from integration_tests.simulator import AvidTrakSimulator, Fault
+from integration_tests.simulator import AvidTrakSimulator, Fault, from_args
 from integration_tests.simulator_data import (
     GEOGRAPHICAL_DATA,
     GEOGRAPHICAL_FIELDS,
@@ -425,3 +425,13 @@ def test_cli_prints_the_url_serves_and_exits_0_on_sigterm():
         assert process.stdout.read() == ""
     finally:
         process.kill()
+
+
+def test_cli_clients_count_numbers_labels_and_pins_next_to_named_clients():
+    with from_args(["--clients", "3", "--client", "client-7=pin-7", "--empty-day-ratio", "0"]) as sim:
+        second, seventh = (api(sim, pincode=pin)["data"] for pin in ("sim-client-pin-0002", "pin-7"))
+        assert api(sim, pincode="sim-client-pin-0004")["code"] == 4, "--clients 3 opens pins 0001..0003 only"
+        assert second == sim.rows(OFFLINE_PORTAL_CALLS, DAY, DAY, client="client-0002")
+        assert second != seventh
+        assert sorted(sim.clients) == ["client-0001", "client-0002", "client-0003", "client-7"]
+        assert [entry["account"] for entry in sim.requests] == ["client-0002", "client-7", None]

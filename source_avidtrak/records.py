@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from datetime import datetime
-from typing import Any, Callable, Dict, List, Mapping, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from source_avidtrak import api
 
@@ -118,13 +118,15 @@ class RecordTyper:
     def type_rows(self, rows: List[Mapping[str, Any]], account: str) -> Tuple[List[Dict[str, Any]], Counter[str]]:
         """The typed records of `account`, and a count by field of the values that could not be typed."""
         problems: Counter[str] = Counter()
-        records = [self.type_row(row, problems) for row in rows]
-        for record in records:
-            record[ACCOUNT_FIELD] = account
-        return records, problems
+        type_row = self.type_row
+        return [type_row(row, problems, account) for row in rows], problems
 
-    def type_row(self, row: Mapping[str, Any], problems: Counter[str]) -> Dict[str, Any]:
-        record = {key: (None if value == "" else value) for key, value in row.items()}
+    def type_row(self, row: Mapping[str, Any], problems: Counter[str], account: Optional[str] = None) -> Dict[str, Any]:
+        # Most rows have no "": a C-level scan and a copy cost a third of the comprehension.
+        if "" in row.values():
+            record = {key: (None if value == "" else value) for key, value in row.items()}
+        else:
+            record = dict(row)
         for name in self._string_fields:
             value = record.get(name)
             if value is not None and type(value) is not str:
@@ -139,6 +141,8 @@ class RecordTyper:
                 self._keep_unparsed(record, name, value, problems)
         if record.get(api.PRIMARY_KEY) is None:
             problems[api.PRIMARY_KEY] += 1
+        if account is not None:  # set here, not in a second pass over the page's records
+            record[ACCOUNT_FIELD] = account
         return record
 
     @classmethod

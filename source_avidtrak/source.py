@@ -21,7 +21,14 @@ from datetime import date, timedelta
 from typing import Any, Iterator, List, Mapping, MutableMapping, Optional, Tuple
 from urllib.parse import quote, quote_plus
 
-from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog, FailureType, SyncMode
+from airbyte_cdk.models import (
+    AirbyteMessage,
+    AirbyteStateMessage,
+    ConfiguredAirbyteCatalog,
+    ConnectorSpecification,
+    FailureType,
+    SyncMode,
+)
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.sources.utils.schema_helpers import check_config_against_spec_or_exit, split_config
@@ -59,6 +66,11 @@ class SourceAvidtrak(AbstractSource):
         self._retry_policy = retry_policy
         self._stream_classes = stream_classes
         self._timing = timing
+
+    def spec(self, logger: logging.Logger) -> ConnectorSpecification:
+        """spec.yaml, parsed once by libyaml (spec_schema.py): the CDK's own pure-Python parse
+        took 16 ms of every command."""
+        return spec_schema.connector_specification()
 
     # The CDK's documented hooks for the command's files (inputs.py says why).
     @staticmethod

@@ -200,3 +200,14 @@ def test_given_json_number_instead_of_string_when_typed_then_same_rules(field, v
 
     assert record[field] == expected
     assert record.get(UNPARSED_FIELD, {}).get(field) == unparsed
+
+
+@pytest.mark.parametrize("recording_url", ["", "https://calls.example/1.mp3"], ids=["with-empty-value", "without"])
+def test_given_a_row_when_typed_then_the_row_itself_is_unchanged(recording_url):
+    raw = row("offline_portal_calls", recording_url=recording_url)
+    before = dict(raw)
+
+    records, _ = RecordTyper(schema("offline_portal_calls")).type_rows([raw], "main")
+
+    assert raw == before, "typing must copy the row, not convert it in place"
+    assert records[0]["duration"] == 187 and records[0][ACCOUNT_FIELD] == "main"
