@@ -7,7 +7,7 @@ once with requests_per_second=5 (no 429 at all). A fresh simulator per run, so e
 starts with a full bucket; its /__sim__/stats count the requests and the 429s.
 
 Year backfill: 365 days x 2 reports x 2,000 calls/day (about 1.46 M records, 2,920 pages),
-10 workers, window_days 1, at 100 ms latency; the same backfill at 0 ms and the floor (at
+10 workers, the connector's default windows (sized by the data), at 100 ms latency; the same backfill at 0 ms and the floor (at
 0 ms: it reads serially) are the references, and a 30-day backfill with the same settings
 is the memory baseline. One run of each: the year takes minutes. `--quick` runs the same year
 at 500 calls/day (QUICK_YEAR_CALLS_PER_DAY), so that the whole quick bench fits in 5 minutes.
@@ -94,10 +94,10 @@ def year_backfill(workdir: str, calls_per_day: int = YEAR_CALLS_PER_DAY) -> List
     with Simulator(year_size.calls_per_day) as fast, Simulator(year_size.calls_per_day, year_size.latency_ms) as slow:
         floor_run, reference = checked_run(year.floor(fast.url), workdir)
         before = slow.stats()["requests"]
-        run, read = checked_run(year.connector(slow.url, num_workers=WORKERS), workdir)
+        run, read = checked_run(year.connector(slow.url, num_workers=WORKERS, window_days=None), workdir)
         requests = slow.stats()["requests"] - before
-        zero_run = run_measured(year.connector(fast.url, num_workers=WORKERS))
-        month_run = run_measured(month.connector(slow.url, num_workers=WORKERS))
+        zero_run = run_measured(year.connector(fast.url, num_workers=WORKERS, window_days=None))
+        month_run = run_measured(month.connector(slow.url, num_workers=WORKERS, window_days=None))
     records = reference.records
     series = [
         Series(f"connector, {year_size.latency_ms:g} ms latency", records, [run]),
@@ -105,7 +105,7 @@ def year_backfill(workdir: str, calls_per_day: int = YEAR_CALLS_PER_DAY) -> List
         Series("floor, 0 ms latency", records, [floor_run]),
         Series(f"connector, 30 days, {month_size.latency_ms:g} ms", 0, [month_run]),
     ]
-    print_table(f"Year backfill: {year_size.describe()}, num_workers {WORKERS}, window_days 1 (one run each)", series)
+    print_table(f"Year backfill: {year_size.describe()}, num_workers {WORKERS}, default windows (one run each)", series)
     latency_bound = requests * year_size.latency_ms / 1000 / WORKERS
     bound = 1.2 * max(latency_bound, zero_run.wall_s)
     rss, month_rss = run.peak_rss_kib / 1024, month_run.peak_rss_kib / 1024

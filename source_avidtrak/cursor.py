@@ -37,11 +37,15 @@ STATE_INTERVAL_SECONDS = 60.0
 
 
 class WorkerSlots:
-    """At most `size` windows of a sync handed out and not finished; `close` frees every waiter."""
+    """Windows of a sync handed out and not finished: one per worker, and as many queued.
 
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._free = size
+    The queued ones matter: a window freed by one worker reaches the CDK's queue behind the
+    records already in it, so without a window waiting each worker would idle that long.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._free = 2 * workers
         self._closed = False
         self._changed = threading.Condition()
 
@@ -151,7 +155,7 @@ class AccountCursor(Cursor):
             account = pending.popleft()
             if self._failures.stopped(account.name) or account.next_day is None:
                 continue
-            spread = math.ceil(self._slots.size / (len(pending) + 1))
+            spread = math.ceil(self._slots.workers / (len(pending) + 1))
             window = self._planner.next_window(account.next_day, account.last_day, spread, account.seen)
             done = window.last_day >= account.last_day
             account.next_day = None if done else window.last_day + timedelta(days=1)
