@@ -37,15 +37,15 @@ STATE_INTERVAL_SECONDS = 60.0
 
 
 class WorkerSlots:
-    """Windows of a sync handed out and not finished: one per worker, and as many queued.
+    """At most `workers` windows of a sync handed out and not finished; `close` frees every waiter.
 
-    The queued ones matter: a window freed by one worker reaches the CDK's queue behind the
-    records already in it, so without a window waiting each worker would idle that long.
+    The CDK's pool has a thread for each partition generator on top of the workers, so
+    this bound, not the pool, is what keeps the sync to Number of Workers requests at once.
     """
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        self._free = 2 * workers
+        self._free = workers
         self._closed = False
         self._changed = threading.Condition()
 
