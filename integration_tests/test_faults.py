@@ -27,14 +27,13 @@ from integration_tests.fault_support import (
     call_ids,
     catalog,
     config,
+    connector,
     install_recording_sleep,
     last_error,
     run_check,
-    run_connector,
     run_read,
     source,
     state_values,
-    write_args,
 )
 from integration_tests.simulator import AvidTrakSimulator, Fault
 from source_avidtrak.errors import RetryPolicy
@@ -214,40 +213,32 @@ def test_given_server_always_failing_on_every_window_when_read_then_sync_ends_in
     assert error.failure_type == FailureType.transient_error and "ReadTimeout" in error.message
 
 
-# --- the subprocess: exit codes ---------------------------------------------------------
-# A process reads the real clock: its windows lie well in the past of any real "today".
-PAST_DAY = dt.date(2024, 3, 1)
+# --- exit status: the commands as the console script runs them (connector_runner) ------
 
 
-def past_config(base_url: str, last: dt.date = PAST_DAY + dt.timedelta(days=2), **overrides):
-    return config(base_url, first=PAST_DAY.isoformat(), last=last.isoformat(), **overrides)
-
-
-def test_given_one_fault_when_connector_process_reads_then_exit_0_and_records_complete(sim, tmp_path):
+def test_given_one_fault_when_connector_reads_then_exit_0_and_records_complete(sim, tmp_path):
     sim.add_fault(fault("http_503", method=GEO, page=1))
 
-    completed = run_connector(write_args(tmp_path, "read", past_config(sim.base_url)), launcher=True)
+    run = connector(tmp_path).run("read", config(sim.base_url), catalog())
 
-    assert completed.returncode == 0, completed.stderr
-    ids = [record["data"]["call_id"] for record in completed.records]
-    assert sorted(ids) == sorted(expected_ids(sim, PAST_DAY, PAST_DAY + dt.timedelta(days=2)))
+    assert run.returncode == 0, run.describe()
+    ids = [record["call_id"] for record in run.records_of(GEO)]
+    assert sorted(ids) == sorted(expected_ids(sim, DAY_1, dt.date(2026, 11, 3)))
     assert [r["fault"] for r in sim.requests[:2]] == ["http_status", None]
-    assert completed.errors == []
+    assert run.errors == []
 
 
 @pytest.mark.parametrize("name", ["http_503", "connection_reset", "read_timeout", "html_page_http_200"])
-def test_given_persistent_fault_when_connector_process_reads_then_nonzero_exit_with_transient_error(
-    sim, tmp_path, name
-):
+def test_given_persistent_fault_when_connector_reads_then_nonzero_exit_with_transient_error(sim, tmp_path, name):
     sim.add_fault(fault(name, times=None))
     started = time.monotonic()
 
-    completed = run_connector(write_args(tmp_path, "read", past_config(sim.base_url, last=PAST_DAY)), launcher=True)
+    run = connector(tmp_path).run("read", config(sim.base_url, last="2026-11-01"), catalog())
 
     assert time.monotonic() - started < 30
-    assert completed.returncode != 0
-    assert completed.errors[-1]["failure_type"] == "transient_error"
-    assert any("window 2024-03-01 00:00:00..2024-03-01 23:59:59" in e["message"] for e in completed.errors)
+    assert run.returncode != 0
+    assert run.errors[-1]["failure_type"] == "transient_error"
+    assert any("window 2026-11-01 00:00:00..2026-11-01 23:59:59" in e["message"] for e in run.errors)
     assert len(sim.requests) == FAST_POLICY.max_retries + 1
 
 
@@ -278,11 +269,11 @@ def test_given_avidtrak_unreachable_when_read_then_short_budget_and_one_transien
     assert not output.is_in_logs("Rate limit exceeded")
 
 
-def test_given_avidtrak_down_when_connector_process_reads_then_last_error_is_transient(tmp_path):
-    completed = run_connector(write_args(tmp_path, "read", past_config(closed_port_url())), launcher=True)
+def test_given_avidtrak_down_when_connector_reads_then_nonzero_exit_and_last_error_is_transient(tmp_path):
+    run = connector(tmp_path).run("read", config(closed_port_url()), catalog())
 
-    assert completed.returncode != 0
-    assert completed.errors[-1]["failure_type"] == "transient_error"
+    assert run.returncode != 0
+    assert run.errors[-1]["failure_type"] == "transient_error"
 
 
 def test_given_wrong_pin_when_read_then_one_config_error_and_no_other_window(sim, sleeps):
@@ -293,12 +284,12 @@ def test_given_wrong_pin_when_read_then_one_config_error_and_no_other_window(sim
     assert len(sim.requests) == 1 and sleeps.backoffs == []  # the first window only, not retried
 
 
-def test_given_wrong_pin_when_installed_connector_reads_then_exit_1_and_config_error(sim, tmp_path):
-    completed = run_connector(write_args(tmp_path, "read", past_config(sim.base_url, pin="not-the-pin")))
+def test_given_wrong_pin_when_connector_reads_then_exit_1_and_config_error(sim, tmp_path):
+    run = connector(tmp_path).run("read", config(sim.base_url, pin="not-the-pin"), catalog())
 
-    assert completed.returncode == 1
-    assert completed.errors[-1]["failure_type"] == "config_error"
-    assert any(e["message"].startswith("AvidTrak rejected the pin code") for e in completed.errors)
+    assert run.returncode == 1
+    assert run.errors[-1]["failure_type"] == "config_error"
+    assert any(e["message"].startswith("AvidTrak rejected the pin code") for e in run.errors)
 
 
 def test_given_one_report_down_and_one_rejecting_method_when_read_then_the_first_failure_alone_ends_it(sim, sleeps):

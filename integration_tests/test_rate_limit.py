@@ -1,4 +1,4 @@
-"""AvidTrak's request limit: the installed connector, 10 workers, a simulator with a token bucket.
+"""AvidTrak's request limit: the connector (in this process), 10 workers, a simulator with a token bucket.
 
 Without a known limit the shared budget (rate_budget.py) pauses every worker on the first
 429 and then sends at the pace AvidTrak let through, so only the requests in flight at
