@@ -18,7 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
@@ -64,16 +64,17 @@ def parse_lines(text: str) -> List[Dict[str, Any]]:
 
 @dataclass
 class ConnectorRun:
-    """One run of a command: exit status, stdout (messages and log lines) and stderr."""
+    """One run of a command: exit status, its messages, stderr, and stdout as printed."""
 
     args: Sequence[str]
     returncode: int
-    stdout: str
+    messages: List[Dict[str, Any]]
     stderr: str = ""
-    messages: List[Dict[str, Any]] = field(init=False)
+    stdout: str = ""
 
-    def __post_init__(self) -> None:
-        self.messages = parse_lines(self.stdout)
+    @classmethod
+    def of_output(cls, args: Sequence[str], returncode: int, stdout: str, stderr: str = "") -> ConnectorRun:
+        return cls(list(args), returncode, parse_lines(stdout), stderr, stdout)
 
     def of_type(self, message_type: str) -> List[Dict[str, Any]]:
         return [message for message in self.messages if message.get("type") == message_type]
@@ -165,7 +166,7 @@ def run_in_process(source: Source, args: Sequence[str]) -> ConnectorRun:
     finally:
         logging.getLogger().removeHandler(handler)
         airbyte_logger.setLevel(level)
-    return ConnectorRun(list(args), returncode, "\n".join(lines))
+    return ConnectorRun.of_output(args, returncode, "\n".join(lines))
 
 
 def run_process(command: Sequence[str], args: Sequence[str], env: Optional[Mapping[str, str]] = None) -> ConnectorRun:
@@ -178,7 +179,7 @@ def run_process(command: Sequence[str], args: Sequence[str], env: Optional[Mappi
         env=dict(env) if env is not None else process_env(),
         cwd=str(REPO),
     )
-    return ConnectorRun(list(args), completed.returncode, completed.stdout, completed.stderr)
+    return ConnectorRun.of_output(args, completed.returncode, completed.stdout, completed.stderr)
 
 
 def pins_of(config: Optional[Mapping[str, Any]]) -> List[str]:
