@@ -4,13 +4,15 @@
   through (`rate_limiting.time.sleep(backoff + 1)` and the `backoff` library's own
   `time.sleep`). It records every wait instead of waiting. Only those two module
   attributes are patched: the simulator stalls with real waits in its own threads.
+  `SkippingTime`: the rate budget's clock and sleep (sync.Timing); a sleep returns at once
+  and moves the clock on by its length, so pauses and pacing cost no wall time.
 - `FAULTS`: the fault matrix (simulator fault -> what the error names -> the waits asked).
 - Builders for configs, catalogs and states, and `check`/`read` over the CDK's
   in-process entrypoint.
 - `connector`: the connector in this process (connector_runner) with NOW and FAST_POLICY.
   `run_connector`: a real subprocess. `launcher=False` runs the installed
   `source-avidtrak` command; `launcher=True` runs this module, which calls the CDK's
-  `launch` with a small RetryPolicy, the no-op sleep and the tests' frozen clock (NOW).
+  `launch` with a small RetryPolicy, no real waits and the tests' frozen clock (NOW).
 - `WindowFailingProxy`: a real HTTP proxy in front of the simulator that answers 503
   for the windows it is told to fail (the simulator's faults narrow by report and page,
   not by date).
@@ -120,8 +122,33 @@ def install_recording_sleep(monkeypatch: Any) -> RecordingSleep:
     return sleeper
 
 
-def source(policy: RetryPolicy = FAST_POLICY) -> SourceAvidtrak:
-    return SourceAvidtrak(clock=lambda: NOW, retry_policy=policy)
+class SkippingTime:
+    """The wall clock plus every sleep asked of it: waiting is skipped, not faked away.
+
+    Elapsed real time still counts (the budget measures a pace from it); a sleep adds its
+    length to the clock at once, for every thread, and is recorded in `sleeps`.
+    """
+
+    def __init__(self) -> None:
+        self.sleeps: List[float] = []
+        self._skipped = 0.0
+        self._lock = threading.Lock()
+
+    def monotonic(self) -> float:
+        return real_time.monotonic() + self._skipped
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self._skipped += max(seconds, 0.0)
+            self.sleeps.append(seconds)
+
+    def timing(self, state_interval_seconds: float = STATE_INTERVAL_SECONDS) -> Timing:
+        return Timing(self.monotonic, self.sleep, state_interval_seconds)
+
+
+def source(policy: RetryPolicy = FAST_POLICY, waits: Optional[SkippingTime] = None) -> SourceAvidtrak:
+    """The connector on the tests' clock (NOW) and `policy`; its rate budget waits on `waits`."""
+    return SourceAvidtrak(clock=lambda: NOW, retry_policy=policy, timing=(waits or SkippingTime()).timing())
 
 
 def connector(workdir: Path, policy: RetryPolicy = FAST_POLICY) -> Connector:
@@ -208,8 +235,11 @@ def connector_command(launcher: bool) -> List[str]:
     return [sys.executable, "-m", "integration_tests.fault_support"] if launcher else [connector_executable()]
 
 
-def connector_env(policy: RetryPolicy = FAST_POLICY) -> Dict[str, str]:
-    return process_env({LAUNCHER_POLICY_ENV: json.dumps(asdict(policy)), LAUNCHER_NOW_ENV: NOW.isoformat()})
+def connector_env(policy: RetryPolicy = FAST_POLICY, state_interval_seconds: Optional[float] = None) -> Dict[str, str]:
+    env = {LAUNCHER_POLICY_ENV: json.dumps(asdict(policy)), LAUNCHER_NOW_ENV: NOW.isoformat()}
+    if state_interval_seconds is not None:
+        env[LAUNCHER_STATE_INTERVAL_ENV] = str(state_interval_seconds)
+    return process_env(env)
 
 
 def write_args(
@@ -253,8 +283,7 @@ def launch_with_policy(argv: List[str]) -> None:
     patch_retry_sleeps(_ProcessWide(), sleeper)  # this process only runs the connector once
     now = datetime.fromisoformat(os.environ.get(LAUNCHER_NOW_ENV) or NOW.isoformat())
     interval = float(os.environ.get(LAUNCHER_STATE_INTERVAL_ENV) or STATE_INTERVAL_SECONDS)
-    timing = Timing(state_interval_seconds=interval)
-    launch(SourceAvidtrak(clock=lambda: now, retry_policy=policy, timing=timing), argv)
+    launch(SourceAvidtrak(clock=lambda: now, retry_policy=policy, timing=SkippingTime().timing(interval)), argv)
 
 
 # --- a proxy that fails chosen windows -------------------------------------------------

@@ -209,7 +209,9 @@ def test_given_reports_when_discover_then_exactly_those_streams(
     assert simulator.requests == [], "discover must not call the API"
 
 
-# full refresh, one test per Duration option
+# full refresh, one test per Duration option. Tests that name the windows asked for set
+# window_days=1; unset, windows are sized by the data (unit_tests/test_cursor.py), as in the
+# reads that compare records only.
 
 
 def test_given_yesterday_when_full_refresh_then_exactly_yesterdays_calls(connector: Connector, simulator) -> None:
@@ -248,7 +250,7 @@ def test_given_single_relative_date_when_full_refresh_then_the_day_that_many_day
 def test_given_specific_range_over_a_leap_day_when_full_refresh_then_one_window_per_day_with_paging(
     connector: Connector, simulator
 ) -> None:
-    config = make_config(simulator.base_url, specific_range(*LEAP_WEEK), page_size=7)
+    config = make_config(simulator.base_url, specific_range(*LEAP_WEEK), page_size=7, window_days=1)
 
     run = connector.run("read", config, configured_catalog())
 
@@ -268,7 +270,7 @@ def test_given_relative_range_when_full_refresh_then_from_ten_to_five_days_back(
     }
     before = utc_today()
 
-    run = connector.run("read", make_config(simulator.base_url, duration), configured_catalog())
+    run = connector.run("read", make_config(simulator.base_url, duration, window_days=1), configured_catalog())
 
     expected = lambda today: day_windows(today - timedelta(days=10), today - timedelta(days=5))  # noqa: E731
     windows = windows_for_either_today(simulator, expected, before, utc_today())
@@ -287,7 +289,7 @@ def test_given_specific_from_and_relative_to_when_full_refresh_then_the_mixed_ra
         "date_to": {"mode": "relative", "date_to_offset": 3},
     }
 
-    run = connector.run("read", make_config(simulator.base_url, duration), configured_catalog())
+    run = connector.run("read", make_config(simulator.base_url, duration, window_days=1), configured_catalog())
 
     expected = lambda today: day_windows(first, today - timedelta(days=3))  # noqa: E731
     windows = windows_for_either_today(simulator, expected, before, utc_today())
@@ -354,7 +356,7 @@ def test_given_no_state_when_incremental_then_state_is_the_end_of_the_last_windo
     connector: Connector, simulator
 ) -> None:
     first, last = date(2025, 1, 1), date(2025, 1, 5)
-    config = make_config(simulator.base_url, specific_range(first, last), page_size=10)
+    config = make_config(simulator.base_url, specific_range(first, last), page_size=10, window_days=1)
 
     run = connector.run("read", config, configured_catalog("incremental"))
 
@@ -369,7 +371,7 @@ def test_given_state_when_next_incremental_then_it_resumes_lookback_days_back_an
     """Two daily syncs, the second after Date To moved on, together equal one clean full read."""
     first, middle, last, lookback_days = date(2025, 1, 1), date(2025, 1, 5), date(2025, 1, 10), 2
     config = lambda end: make_config(  # noqa: E731
-        simulator.base_url, specific_range(first, end), lookback_days=lookback_days, page_size=10
+        simulator.base_url, specific_range(first, end), lookback_days=lookback_days, page_size=10, window_days=1
     )
     first_run = connector.run("read", config(middle), configured_catalog("incremental"))
     assert first_run.returncode == 0, first_run.describe()

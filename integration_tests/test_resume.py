@@ -1,7 +1,8 @@
 """Nothing is lost: a sync killed mid-way and resumed from its last state, or a sync whose
 third window keeps failing, still delivers every call exactly as a clean run does.
 
-The kill tests run the installed `source-avidtrak` as Airbyte does and SIGKILL it after a
+The kill tests run the connector as a process (the CDK's `launch`, as the console script
+runs it, with STATE after every window rather than once a minute) and SIGKILL it after a
 few STATE messages, keeping only what was read from its stdout before the kill (what the
 platform would have persisted); the second run starts from the last state of each stream,
 in this process as the console script runs it (connector_runner), as does the clean run.
@@ -79,11 +80,11 @@ def ground_truth(sim, accounts: Tuple[str, ...]) -> Dict[str, Dict[Key, str]]:
 def read_then_kill(args: List[str], after_states: int) -> Tuple[List[Dict[str, Any]], bool]:
     """The messages read before SIGKILL, and whether the process was still running when killed."""
     process = subprocess.Popen(
-        connector_command(launcher=False) + args,
+        connector_command(launcher=True) + args,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        env=connector_env(),
+        env=connector_env(state_interval_seconds=0),
     )
     messages, states, still_running = [], 0, False
     try:
@@ -132,6 +133,7 @@ def settings_for(sim, num_workers: int, accounts: Tuple[str, ...]) -> Dict[str, 
         first=FIRST.isoformat(),
         last=LAST.isoformat(),
         page_size=10,
+        window_days=1,  # 12 windows a stream and account: a kill after a few STATEs lands mid-sync
         num_workers=num_workers,
         lookback_days=LOOKBACK_DAYS,
         client_accounts=clients,
