@@ -16,7 +16,9 @@ Runs, in order (times on a 2-core machine):
      bundled AvidTrak simulator (127.0.0.1, ports the system picks) and Airbyte's
      standard tests                                         about 1 minute
   4. the Docker image: build it, then its tests and the CDK's image tests
-                                                            about 3 minutes
+                                                            about 1 minute once
+     .ci/docker.sh has made its stand-in base image (kept by the daemon); making it
+     the first time adds a few minutes
 
 Needs Python 3.11+ and pip's package index (for step 1). Step 4 also needs root and
 apt: .ci/docker.sh installs docker.io and debootstrap when missing, starts a Docker
