@@ -17,6 +17,7 @@ MAIN_REQUIREMENTS = [
 TEST_REQUIREMENTS = [
     "pytest>=8,<9",
     "pytest-timeout>=2.3,<3",
+    "pytest-xdist>=3.6,<4",
     "requests-mock>=1.12,<2",
     "hypothesis>=6.100,<7",
 ]

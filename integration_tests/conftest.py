@@ -1,25 +1,32 @@
-"""Shared fixtures: real simulators on 127.0.0.1 and the installed connector as a subprocess.
+"""Shared fixtures: real simulators on 127.0.0.1, on ports the system picks, and the connector.
 
-The integration tests run `source-avidtrak` exactly as Airbyte does (a process speaking the
-protocol on stdout) against `AvidTrakSimulator`, and compare what it emits with the rows the
-simulator serves. Nothing here reaches beyond the loopback interface.
+The integration tests run `source-avidtrak`'s commands as Airbyte does (connector_runner:
+in this process through the CDK's entrypoint, or as the installed console script where a
+test needs a real process) against `AvidTrakSimulator`, and compare what it emits with the
+rows the simulator serves. Nothing here reaches beyond the loopback interface, and no test
+waits for a retry: the CDK's retry sleeps are recorded, not slept.
 """
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import shutil
-import socket
-import subprocess
-import sys
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Mapping, Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from integration_tests.connector_runner import Connector, ConnectorRun, connector_executable
+from integration_tests.fault_support import RecordingSleep, install_recording_sleep
 from integration_tests.simulator import AvidTrakSimulator
+
+__all__ = ["Connector", "ConnectorRun", "connector_executable"]  # test_readme.py imports them from here
 
 # Registers the standard tests' options (--connector-image, ...) and their scenario
 # parametrization for test_acceptance.py. Must live in a conftest pytest loads at start-up.
@@ -29,108 +36,27 @@ PIN = "sim-pin-0001"
 WRONG_PIN = "wrong-pin-9999"
 STREAMS = ("geographical_data", "offline_portal_calls")
 CURSOR_FIELD = "call_date"
-# The configs under integration_tests/configs/ point here: acceptance-test-config.yml is static.
-ACCEPTANCE_SIMULATOR_PORT = 18765
-CONNECTOR_TIMEOUT_SECONDS = 180
+CONNECTOR_ROOT = Path(__file__).resolve().parent.parent
+# The configs acceptance-test-config.yml names; they point at 127.0.0.1:18765 for use by hand.
+SCENARIO_CONFIGS = CONNECTOR_ROOT / "integration_tests" / "configs"
 
 
-def connector_executable() -> str:
-    """The installed console script: beside this interpreter first, then on PATH."""
-    beside = Path(sys.executable).parent / "source-avidtrak"
-    found = str(beside) if beside.exists() else shutil.which("source-avidtrak")
-    if not found:
-        pytest.fail("`source-avidtrak` is not installed: run `pip install -e .` in this virtualenv first.")
-    return found
-
-
-@dataclass
-class ConnectorRun:
-    """One connector process: its exit code, parsed protocol messages and stderr."""
-
-    args: Sequence[str]
-    returncode: int
-    messages: List[Dict[str, Any]]
-    stderr: str
-
-    def of_type(self, message_type: str) -> List[Dict[str, Any]]:
-        return [message for message in self.messages if message["type"] == message_type]
-
-    @property
-    def records(self) -> List[Dict[str, Any]]:
-        return [message["record"] for message in self.of_type("RECORD")]
-
-    def records_of(self, stream: str) -> List[Dict[str, Any]]:
-        return [record["data"] for record in self.records if record["stream"] == stream]
-
-    @property
-    def states(self) -> List[Dict[str, Any]]:
-        return [message["state"] for message in self.of_type("STATE")]
-
-    def final_state_of(self, stream: str) -> Optional[Dict[str, Any]]:
-        """The last STATE message of a stream, as the platform would store it."""
-        per_stream = [state for state in self.states if state["stream"]["stream_descriptor"]["name"] == stream]
-        return per_stream[-1] if per_stream else None
-
-    @property
-    def errors(self) -> List[Dict[str, Any]]:
-        return [message["trace"]["error"] for message in self.of_type("TRACE") if message["trace"]["type"] == "ERROR"]
-
-    @property
-    def connection_status(self) -> Dict[str, Any]:
-        statuses = self.of_type("CONNECTION_STATUS")
-        assert len(statuses) == 1, f"expected one CONNECTION_STATUS, got {len(statuses)}: {self.describe()}"
-        return statuses[0]["connectionStatus"]
-
-    @property
-    def catalog(self) -> Dict[str, Any]:
-        catalogs = self.of_type("CATALOG")
-        assert len(catalogs) == 1, f"expected one CATALOG, got {len(catalogs)}: {self.describe()}"
-        return catalogs[0]["catalog"]
-
-    def describe(self) -> str:
-        """Exit code, errors and stderr tail: what a failed assertion should show."""
-        return f"exit {self.returncode}; errors {self.errors}; stderr tail {self.stderr[-2000:]!r}"
-
-
-class Connector:
-    """Runs `source-avidtrak <verb>` with config, catalog and state written to a temp folder."""
-
-    def __init__(self, workdir: Path) -> None:
-        self._workdir = workdir
-        self._files = 0
-
-    def _write(self, name: str, content: Any) -> str:
-        self._files += 1
-        path = self._workdir / f"{self._files:02d}-{name}.json"
-        path.write_text(json.dumps(content))
-        return str(path)
-
-    def run(
-        self,
-        verb: str,
-        config: Optional[Mapping[str, Any]] = None,
-        catalog: Optional[Mapping[str, Any]] = None,
-        state: Optional[Sequence[Mapping[str, Any]]] = None,
-    ) -> ConnectorRun:
-        """Runs one command; every run also asserts that the pin never reaches the output."""
-        args = [connector_executable(), verb]
-        if config is not None:
-            args += ["--config", self._write("config", config)]
-        if catalog is not None:
-            args += ["--catalog", self._write("catalog", catalog)]
-        if state is not None:
-            args += ["--state", self._write("state", list(state))]
-        completed = subprocess.run(args, capture_output=True, text=True, timeout=CONNECTOR_TIMEOUT_SECONDS, check=False)
-        pin = (config or {}).get("pin_code")
-        if pin:
-            assert pin not in completed.stdout and pin not in completed.stderr, f"`{verb}` printed the pin code"
-        messages = [json.loads(line) for line in completed.stdout.splitlines() if line.startswith("{")]
-        return ConnectorRun(args, completed.returncode, messages, completed.stderr)
+@pytest.fixture(autouse=True)
+def retry_sleeps(monkeypatch: pytest.MonkeyPatch) -> RecordingSleep:
+    """The CDK's retry waits, recorded instead of slept (in this process; a subprocess sleeps)."""
+    return install_recording_sleep(monkeypatch)
 
 
 @pytest.fixture
 def connector(tmp_path: Path) -> Connector:
+    """The connector in this process, on the real clock and its default retry policy."""
     return Connector(tmp_path)
+
+
+@pytest.fixture
+def console_script(tmp_path: Path) -> Connector:
+    """The installed `source-avidtrak` as a process: for the tests that need a real one."""
+    return Connector(tmp_path / "process", process=True)
 
 
 def make_config(base_url: str, duration: Mapping[str, Any], **overrides: Any) -> Dict[str, Any]:
@@ -209,17 +135,37 @@ def simulator(simulators: SimulatorPool) -> AvidTrakSimulator:
     return simulators.get()
 
 
+@functools.cache
+def scenario_config_dir() -> Path:
+    """Where this test process keeps the scenario configs, aimed at its own acceptance simulator.
+
+    The standard tests collect their scenarios (and the paths of their configs) before any
+    fixture runs, so the folder is chosen at collection and filled by `acceptance_simulator`.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="avidtrak-scenarios-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def aimed_at(config: Dict[str, Any], simulator: AvidTrakSimulator) -> Dict[str, Any]:
+    """The config with its Base URL's host and port the simulator's, its path kept."""
+    url = urlsplit(config["base_url"])
+    return {**config, "base_url": urlunsplit(url._replace(netloc=urlsplit(simulator.base_url).netloc))}
+
+
+def scenario_config(name: str) -> Dict[str, Any]:
+    """A scenario config by file name, as `acceptance_simulator` wrote it for this session."""
+    return json.loads((scenario_config_dir() / name).read_text())
+
+
 @pytest.fixture(scope="session")
 def acceptance_simulator() -> Iterator[AvidTrakSimulator]:
-    """The simulator the acceptance configs name: 127.0.0.1 on a fixed port."""
-    with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", ACCEPTANCE_SIMULATOR_PORT)) == 0:
-            pytest.fail(
-                f"127.0.0.1:{ACCEPTANCE_SIMULATOR_PORT} is already in use, and the configs in "
-                "integration_tests/configs/ point there. Stop what listens on it (a simulator left running?)."
-            )
+    """The simulator the scenario configs name: 127.0.0.1 on a free port, configs written for it."""
     clients = {"client-a": "sim-client-pin-a", "client-b": "sim-client-pin-b"}  # configs/agency_config.json
-    with AvidTrakSimulator(pins=(PIN,), port=ACCEPTANCE_SIMULATOR_PORT, clients=clients) as simulator:
+    folder = scenario_config_dir()
+    with AvidTrakSimulator(pins=(PIN,), clients=clients) as simulator:
+        for path in sorted(SCENARIO_CONFIGS.glob("*.json")):
+            (folder / path.name).write_text(json.dumps(aimed_at(json.loads(path.read_text()), simulator)))
         yield simulator
 
 

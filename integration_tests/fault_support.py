@@ -4,13 +4,15 @@
   through (`rate_limiting.time.sleep(backoff + 1)` and the `backoff` library's own
   `time.sleep`). It records every wait instead of waiting. Only those two module
   attributes are patched: the simulator stalls with real waits in its own threads.
+  `SkippingTime`: the rate budget's clock and sleep (sync.Timing); a sleep returns at once
+  and moves the clock on by its length, so pauses and pacing cost no wall time.
 - `FAULTS`: the fault matrix (simulator fault -> what the error names -> the waits asked).
 - Builders for configs, catalogs and states, and `check`/`read` over the CDK's
   in-process entrypoint.
-- `run_connector`: the connector as a real subprocess. `launcher=False` runs the
-  installed `source-avidtrak` command; `launcher=True` runs this module, which calls
-  the CDK's `launch` with a small RetryPolicy, the no-op sleep and the tests' frozen
-  clock (NOW), so retry paths finish in bounded, sleep-free time in a subprocess too.
+- `connector`: the connector in this process (connector_runner) with NOW and FAST_POLICY.
+  `run_connector`: a real subprocess. `launcher=False` runs the installed
+  `source-avidtrak` command; `launcher=True` runs this module, which calls the CDK's
+  `launch` with a small RetryPolicy, no real waits and the tests' frozen clock (NOW).
 - `WindowFailingProxy`: a real HTTP proxy in front of the simulator that answers 503
   for the windows it is told to fail (the simulator's faults narrow by report and page,
   not by date).
@@ -20,14 +22,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import sys
 import threading
 import time as real_time
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -46,6 +46,13 @@ from airbyte_cdk.test.catalog_builder import CatalogBuilder, ConfiguredAirbyteSt
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, make_file, read
 from airbyte_cdk.test.state_builder import StateBuilder
 
+from integration_tests.connector_runner import (
+    Connector,
+    ConnectorRun,
+    connector_executable,
+    process_env,
+    run_process,
+)
 from source_avidtrak.cursor import STATE_INTERVAL_SECONDS
 from source_avidtrak.errors import RetryPolicy
 from source_avidtrak.source import SourceAvidtrak
@@ -115,8 +122,38 @@ def install_recording_sleep(monkeypatch: Any) -> RecordingSleep:
     return sleeper
 
 
-def source(policy: RetryPolicy = FAST_POLICY) -> SourceAvidtrak:
-    return SourceAvidtrak(clock=lambda: NOW, retry_policy=policy)
+class SkippingTime:
+    """The wall clock plus every sleep asked of it: waiting is skipped, not faked away.
+
+    Elapsed real time still counts (the budget measures a pace from it); a sleep adds its
+    length to the clock at once, for every thread, and is recorded in `sleeps`.
+    """
+
+    def __init__(self) -> None:
+        self.sleeps: List[float] = []
+        self._skipped = 0.0
+        self._lock = threading.Lock()
+
+    def monotonic(self) -> float:
+        return real_time.monotonic() + self._skipped
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self._skipped += max(seconds, 0.0)
+            self.sleeps.append(seconds)
+
+    def timing(self, state_interval_seconds: float = STATE_INTERVAL_SECONDS) -> Timing:
+        return Timing(self.monotonic, self.sleep, state_interval_seconds)
+
+
+def source(policy: RetryPolicy = FAST_POLICY, waits: Optional[SkippingTime] = None) -> SourceAvidtrak:
+    """The connector on the tests' clock (NOW) and `policy`; its rate budget waits on `waits`."""
+    return SourceAvidtrak(clock=lambda: NOW, retry_policy=policy, timing=(waits or SkippingTime()).timing())
+
+
+def connector(workdir: Path, policy: RetryPolicy = FAST_POLICY) -> Connector:
+    """The connector in this process, on the tests' clock (NOW) with `policy`."""
+    return Connector(workdir, lambda: source(policy))
 
 
 def config(
@@ -191,47 +228,18 @@ def state_values(output: EntrypointOutput, stream: str = GEO, account: str = "ma
 
 # --- the connector as a subprocess ---------------------------------------------------
 
-
-@dataclass
-class Completed:
-    returncode: int
-    stdout: str
-    stderr: str
-    messages: List[Dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def errors(self) -> List[Dict[str, Any]]:
-        return [
-            m["trace"]["error"] for m in self.messages if m.get("type") == "TRACE" and m["trace"].get("type") == "ERROR"
-        ]
-
-    @property
-    def records(self) -> List[Dict[str, Any]]:
-        return [m["record"] for m in self.messages if m.get("type") == "RECORD"]
-
-
-def parse_lines(text: str) -> List[Dict[str, Any]]:
-    """Every stdout line is an Airbyte message; a line that is not JSON fails the test."""
-    messages = []
-    for line in text.splitlines():
-        if line.strip():
-            messages.append(json.loads(line))
-    return messages
+Completed = ConnectorRun  # what a process run gives; connector_runner has the in-process twin
 
 
 def connector_command(launcher: bool) -> List[str]:
-    if launcher:
-        return [sys.executable, "-m", "integration_tests.fault_support"]
-    script = shutil.which("source-avidtrak", path=str(Path(sys.executable).parent))
-    assert script, "the source-avidtrak console script is not installed in the venv"
-    return [script]
+    return [sys.executable, "-m", "integration_tests.fault_support"] if launcher else [connector_executable()]
 
 
-def connector_env(policy: RetryPolicy = FAST_POLICY) -> Dict[str, str]:
-    env = {**os.environ, LAUNCHER_POLICY_ENV: json.dumps(asdict(policy)), LAUNCHER_NOW_ENV: NOW.isoformat()}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    env.pop("LOG_LEVEL", None)
-    return env
+def connector_env(policy: RetryPolicy = FAST_POLICY, state_interval_seconds: Optional[float] = None) -> Dict[str, str]:
+    env = {LAUNCHER_POLICY_ENV: json.dumps(asdict(policy)), LAUNCHER_NOW_ENV: NOW.isoformat()}
+    if state_interval_seconds is not None:
+        env[LAUNCHER_STATE_INTERVAL_ENV] = str(state_interval_seconds)
+    return process_env(env)
 
 
 def write_args(
@@ -257,16 +265,8 @@ def write_args(
     return args
 
 
-def run_connector(args: List[str], *, launcher: bool = False, timeout: float = 60.0) -> Completed:
-    completed = subprocess.run(
-        connector_command(launcher) + args,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=connector_env(),
-        cwd=str(REPO),
-    )
-    return Completed(completed.returncode, completed.stdout, completed.stderr, parse_lines(completed.stdout))
+def run_connector(args: List[str], *, launcher: bool = False) -> ConnectorRun:
+    return run_process(connector_command(launcher), args, connector_env())
 
 
 class _ProcessWide:
@@ -283,8 +283,7 @@ def launch_with_policy(argv: List[str]) -> None:
     patch_retry_sleeps(_ProcessWide(), sleeper)  # this process only runs the connector once
     now = datetime.fromisoformat(os.environ.get(LAUNCHER_NOW_ENV) or NOW.isoformat())
     interval = float(os.environ.get(LAUNCHER_STATE_INTERVAL_ENV) or STATE_INTERVAL_SECONDS)
-    timing = Timing(state_interval_seconds=interval)
-    launch(SourceAvidtrak(clock=lambda: now, retry_policy=policy, timing=timing), argv)
+    launch(SourceAvidtrak(clock=lambda: now, retry_policy=policy, timing=SkippingTime().timing(interval)), argv)
 
 
 # --- a proxy that fails chosen windows -------------------------------------------------

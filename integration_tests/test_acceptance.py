@@ -2,9 +2,10 @@
 
 `TestSourceAvidtrak` is the CDK's `SourceTestSuiteBase`: spec, check (valid and wrong pin),
 discover, basic read (records validate against the schemas, strictness `high`), full refresh,
-and the Docker image tests (marker `image_tests`, which need `--connector-image`). The configs
-under integration_tests/configs/ name the simulator on 127.0.0.1:18765, started for the
-session by the `acceptance_simulator` fixture, so the tests need no manual step.
+and the Docker image tests (marker `image_tests`, which need `--connector-image`). Each
+scenario reads its config (integration_tests/configs/) as the `acceptance_simulator`
+fixture rewrote it for the session: aimed at a simulator on a port the system picked, so
+test processes run side by side (pytest-xdist) and need no manual step.
 
 The CDK does not run the `incremental` section; `TestIncrementalSection` runs it here, as the
 Connector Acceptance Tests did: two sequential reads, and a read from a future state.
@@ -26,8 +27,10 @@ from airbyte_cdk.models import (
     Type,
 )
 from airbyte_cdk.test import entrypoint_wrapper
+from airbyte_cdk.test.models import ConnectorTestScenario
 from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
 
+from integration_tests.conftest import scenario_config, scenario_config_dir
 from source_avidtrak.source import SourceAvidtrak
 
 CONNECTOR_ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +50,16 @@ class TestSourceAvidtrak(SourceTestSuiteBase):
     def get_connector_root_dir(cls) -> Path:
         return CONNECTOR_ROOT
 
+    @classmethod
+    def get_scenarios(cls) -> List[ConnectorTestScenario]:
+        """acceptance-test-config.yml's scenarios, each reading its config from the session's copy."""
+        return [
+            scenario.model_copy(update={"config_path": scenario_config_dir() / scenario.config_path.name})
+            if scenario.config_path is not None
+            else scenario
+            for scenario in super().get_scenarios()
+        ]
+
 
 def incremental_entries() -> List[Dict[str, Any]]:
     config = yaml.safe_load(ACCEPTANCE_TEST_CONFIG.read_text())
@@ -61,7 +74,8 @@ def read(
     entry: Mapping[str, Any], state: List[AirbyteStateMessage] | None = None
 ) -> entrypoint_wrapper.EntrypointOutput:
     catalog = ConfiguredAirbyteCatalogSerializer.load(load_json(entry["configured_catalog_path"]))
-    output = entrypoint_wrapper.read(SourceAvidtrak(), load_json(entry["config_path"]), catalog, state)
+    config = scenario_config(Path(entry["config_path"]).name)
+    output = entrypoint_wrapper.read(SourceAvidtrak(), config, catalog, state)
     assert not output.errors, output.get_formatted_error_message()
     return output
 

@@ -1,5 +1,6 @@
-"""An agency and two client accounts through the installed `source-avidtrak`, against the
-simulator serving each pin code its own calls (with the same call ids in each account).
+"""An agency and two client accounts through the connector's `read` (in this process, as the
+console script runs it), against the simulator serving each pin code its own calls (with
+the same call ids in each account).
 
 One config syncs all three accounts into the same two streams, every record tagged with its
 account; incremental syncs advance each account's cursor on its own; a client whose pin
@@ -14,16 +15,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from integration_tests.fault_support import (
-    GEO,
-    OFFLINE,
-    PIN,
-    Completed,
-    catalog,
-    config,
-    run_connector,
-    write_args,
-)
+from integration_tests.connector_runner import ConnectorRun
+from integration_tests.fault_support import GEO, OFFLINE, PIN, catalog, config, connector
 from integration_tests.simulator import AvidTrakSimulator
 
 CLIENTS = {"client-7": "client-7-pin/+", "client-8": "client-8-pin"}
@@ -49,8 +42,8 @@ def agency_config(sim, clients: Dict[str, str], **overrides: Any) -> Dict[str, A
     return config(sim.base_url, account_name="agency", client_accounts=accounts, **settings)
 
 
-def read(sim, tmp_path, settings, states: Optional[List[Dict[str, Any]]] = None) -> Completed:
-    return run_connector(write_args(tmp_path, "read", settings, catalog(GEO, OFFLINE), states))
+def read(sim, tmp_path, settings, states: Optional[List[Dict[str, Any]]] = None) -> ConnectorRun:
+    return connector(tmp_path).run("read", settings, catalog(GEO, OFFLINE), states)
 
 
 def expected(sim, stream: str, account: str, first: str, last: str) -> List[Tuple[str, str]]:
@@ -59,27 +52,19 @@ def expected(sim, stream: str, account: str, first: str, last: str) -> List[Tupl
     return sorted((account, row["call_id"]) for row in rows)
 
 
-def keys(completed: Completed, stream: str) -> List[Tuple[str, str]]:
+def keys(completed: ConnectorRun, stream: str) -> List[Tuple[str, str]]:
     return sorted((m["data"]["account"], m["data"]["call_id"]) for m in completed.records if m["stream"] == stream)
 
 
-def final_states(completed: Completed) -> List[Dict[str, Any]]:
-    latest = {}
-    for message in completed.messages:
-        if message["type"] == "STATE":
-            latest[message["state"]["stream"]["stream_descriptor"]["name"]] = message["state"]
-    return list(latest.values())
-
-
-def cursors(completed: Completed, stream: str) -> Dict[str, str]:
-    [state] = [s for s in final_states(completed) if s["stream"]["stream_descriptor"]["name"] == stream]
+def cursors(completed: ConnectorRun, stream: str) -> Dict[str, str]:
+    [state] = [s for s in completed.final_states if s["stream"]["stream_descriptor"]["name"] == stream]
     return {e["partition"]["account"]: e["cursor"]["call_date"] for e in state["stream"]["stream_state"]["states"]}
 
 
 def test_given_an_agency_and_two_clients_when_read_then_all_three_in_the_same_two_streams(sim, tmp_path):
     completed = read(sim, tmp_path, agency_config(sim, CLIENTS, first=FIRST, last=MIDDLE))
 
-    assert completed.returncode == 0 and completed.errors == [], completed.stderr[-2000:]
+    assert completed.returncode == 0 and completed.errors == [], completed.describe()
     for stream in (GEO, OFFLINE):
         got = keys(completed, stream)
         assert got == sorted(k for account in ACCOUNTS for k in expected(sim, stream, account, FIRST, MIDDLE))
@@ -103,10 +88,10 @@ def test_given_the_first_sync_state_when_a_client_is_added_and_the_range_grows_t
         sim,
         tmp_path / "second",
         agency_config(sim, CLIENTS, first=FIRST, last=LAST, lookback_days=1),
-        final_states(first),
+        first.final_states,
     )
 
-    assert second.returncode == 0 and second.errors == [], second.stderr[-2000:]
+    assert second.returncode == 0 and second.errors == [], second.describe()
     first_days = {
         account: sorted({e["startdate"][:10] for e in sim.requests if e["account"] == SIM_LABELS[account]})
         for account in ACCOUNTS
@@ -131,7 +116,7 @@ def test_given_a_rejected_client_pin_when_read_then_that_client_fails_alone_by_n
     [error] = completed.errors
     assert error["failure_type"] == "config_error"
     assert error["message"].startswith("AvidTrak rejected the pin code of account 'client-8' (code 4:")
-    assert "a-pin-avidtrak-does-not-know" not in completed.stdout + completed.stderr
+    assert "a-pin-avidtrak-does-not-know" not in completed.output
     rejected = [entry for entry in sim.requests if not entry["pin_valid"]]
     assert 1 <= len(rejected) <= 2 * 2, "client-8 stops at its first rejection (a window per worker and report)"
     for stream in (GEO, OFFLINE):

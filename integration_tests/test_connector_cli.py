@@ -1,6 +1,8 @@
-"""The installed `source-avidtrak` command against the simulator, over real HTTP on 127.0.0.1.
+"""The connector's commands against the simulator, over real HTTP on 127.0.0.1.
 
-Each read is compared with the rows the simulator serves for exactly the expected days
+Every command runs through the CDK's entrypoint in this process, as the console script
+runs it (connector_runner); the last section runs the installed `source-avidtrak` once per
+command and requires the same messages and exit status. Each read is compared with the rows the simulator serves for exactly the expected days
 (`simulator.rows`), and the simulator's request log with exactly the expected windows and
 pages. Relative dates count back from today in UTC; the tests accept the today of either
 side of the run, so a run across midnight still checks one consistent answer.
@@ -8,6 +10,7 @@ side of the run, so a run across midnight still checks one consistent answer.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import date, timedelta
 from typing import Any, Dict, Iterable, List, Mapping, Sequence, Tuple
@@ -206,7 +209,9 @@ def test_given_reports_when_discover_then_exactly_those_streams(
     assert simulator.requests == [], "discover must not call the API"
 
 
-# full refresh, one test per Duration option
+# full refresh, one test per Duration option. Tests that name the windows asked for set
+# window_days=1; unset, windows are sized by the data (unit_tests/test_cursor.py), as in the
+# reads that compare records only.
 
 
 def test_given_yesterday_when_full_refresh_then_exactly_yesterdays_calls(connector: Connector, simulator) -> None:
@@ -245,7 +250,7 @@ def test_given_single_relative_date_when_full_refresh_then_the_day_that_many_day
 def test_given_specific_range_over_a_leap_day_when_full_refresh_then_one_window_per_day_with_paging(
     connector: Connector, simulator
 ) -> None:
-    config = make_config(simulator.base_url, specific_range(*LEAP_WEEK), page_size=7)
+    config = make_config(simulator.base_url, specific_range(*LEAP_WEEK), page_size=7, window_days=1)
 
     run = connector.run("read", config, configured_catalog())
 
@@ -265,7 +270,7 @@ def test_given_relative_range_when_full_refresh_then_from_ten_to_five_days_back(
     }
     before = utc_today()
 
-    run = connector.run("read", make_config(simulator.base_url, duration), configured_catalog())
+    run = connector.run("read", make_config(simulator.base_url, duration, window_days=1), configured_catalog())
 
     expected = lambda today: day_windows(today - timedelta(days=10), today - timedelta(days=5))  # noqa: E731
     windows = windows_for_either_today(simulator, expected, before, utc_today())
@@ -284,7 +289,7 @@ def test_given_specific_from_and_relative_to_when_full_refresh_then_the_mixed_ra
         "date_to": {"mode": "relative", "date_to_offset": 3},
     }
 
-    run = connector.run("read", make_config(simulator.base_url, duration), configured_catalog())
+    run = connector.run("read", make_config(simulator.base_url, duration, window_days=1), configured_catalog())
 
     expected = lambda today: day_windows(first, today - timedelta(days=3))  # noqa: E731
     windows = windows_for_either_today(simulator, expected, before, utc_today())
@@ -351,7 +356,7 @@ def test_given_no_state_when_incremental_then_state_is_the_end_of_the_last_windo
     connector: Connector, simulator
 ) -> None:
     first, last = date(2025, 1, 1), date(2025, 1, 5)
-    config = make_config(simulator.base_url, specific_range(first, last), page_size=10)
+    config = make_config(simulator.base_url, specific_range(first, last), page_size=10, window_days=1)
 
     run = connector.run("read", config, configured_catalog("incremental"))
 
@@ -366,7 +371,7 @@ def test_given_state_when_next_incremental_then_it_resumes_lookback_days_back_an
     """Two daily syncs, the second after Date To moved on, together equal one clean full read."""
     first, middle, last, lookback_days = date(2025, 1, 1), date(2025, 1, 5), date(2025, 1, 10), 2
     config = lambda end: make_config(  # noqa: E731
-        simulator.base_url, specific_range(first, end), lookback_days=lookback_days, page_size=10
+        simulator.base_url, specific_range(first, end), lookback_days=lookback_days, page_size=10, window_days=1
     )
     first_run = connector.run("read", config(middle), configured_catalog("incremental"))
     assert first_run.returncode == 0, first_run.describe()
@@ -391,3 +396,87 @@ def test_given_state_when_next_incremental_then_it_resumes_lookback_days_back_an
         assert stream_state["stream"]["stream_state"] == end_of_day(middle)
         assert second_run.final_state_of(stream)["stream"]["stream_state"] == end_of_day(last)
     assert second_run.returncode == 0 and not second_run.errors, second_run.describe()
+
+
+# the console script: one run per command, the same answer as in this process
+
+CLIENTS = (("client-7", "sim-client-pin-7"), ("client-8", "sim-client-pin-8"))
+
+
+def without_run_details(value: Any) -> Any:
+    """A message without what differs between two runs of one command: times and stack traces."""
+    if isinstance(value, dict):
+        return {
+            key: without_run_details(item) for key, item in value.items() if key not in ("emitted_at", "stack_trace")
+        }
+    if isinstance(value, list):
+        return [without_run_details(item) for item in value]
+    return value
+
+
+def answer(run: ConnectorRun) -> Tuple[int, List[str]]:
+    """Exit status and every protocol message but the logs, in a stable order."""
+    messages = [json.dumps(without_run_details(m), sort_keys=True) for m in run.messages if m["type"] != "LOG"]
+    return run.returncode, sorted(messages)
+
+
+def agency(simulator: AvidTrakSimulator, duration: Dict[str, Any], clients=CLIENTS, **overrides: Any) -> Dict[str, Any]:
+    accounts = [{"name": name, "pin_code": pin} for name, pin in clients]
+    return make_config(simulator.base_url, duration, account_name="agency", client_accounts=accounts, **overrides)
+
+
+WEEK = specific_range(date(2025, 1, 1), date(2025, 1, 4))
+SAVED = [  # the agency's cursor only: the clients start at Date From
+    {
+        "type": "STREAM",
+        "stream": {
+            "stream_descriptor": {"name": stream},
+            "stream_state": {
+                "states": [{"partition": {"account": "agency"}, "cursor": {"call_date": "2025-01-02T23:59:59"}}]
+            },
+        },
+    }
+    for stream in STREAMS
+]
+# verb -> the inputs it is compared on (the path that says the most about it)
+PARITY_INPUTS = {
+    "spec": lambda sim: {},
+    "check": lambda sim: {"config": agency(sim, {"mode": "yesterday"}, clients=(CLIENTS[0], ("client-9", WRONG_PIN)))},
+    "discover": lambda sim: {"config": make_config(sim.base_url, WEEK, reports=[OFFLINE])},
+    # one worker: the order of STATE messages is then the same in both runs
+    "read": lambda sim: {
+        "config": agency(sim, WEEK, page_size=7, num_workers=1),
+        "catalog": configured_catalog("incremental"),
+        "state": SAVED,
+    },
+}
+
+
+def assert_says_something(verb: str, run: ConnectorRun) -> None:
+    """The compared answer is the command's real one, not an empty or failed run."""
+    if verb == "spec":
+        assert len(run.of_type("SPEC")) == 1
+    elif verb == "check":
+        assert run.connection_status["status"] == "FAILED" and "'client-9'" in run.connection_status["message"]
+    elif verb == "discover":
+        assert [stream["name"] for stream in run.catalog["streams"]] == [OFFLINE]
+    else:
+        assert run.returncode == 0 and not run.errors, run.describe()
+        assert {record["account"] for record in run.records_of(GEO)} == {"agency", "client-7", "client-8"}
+        assert min(r["call_date"] for r in run.records_of(GEO) if r["account"] == "agency") >= "2025-01-01T"
+        assert run.final_state_of(GEO) and run.final_state_of(OFFLINE)
+
+
+@pytest.mark.parametrize("verb", sorted(PARITY_INPUTS))
+def test_given_a_command_when_the_console_script_runs_it_then_the_same_answer_as_in_process(
+    connector: Connector, console_script: Connector, simulators, verb: str
+) -> None:
+    simulator = simulators.get(clients=CLIENTS)
+    inputs = PARITY_INPUTS[verb](simulator)
+
+    in_process = connector.run(verb, **inputs)
+    process = console_script.run(verb, **inputs)
+
+    assert_says_something(verb, in_process)
+    assert answer(process) == answer(in_process), process.describe()
+    assert process.stderr == "", process.stderr[-2000:]

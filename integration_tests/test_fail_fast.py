@@ -1,8 +1,10 @@
-"""Fail fast, fail once, never hang: the installed console script against the simulator.
+"""Fail fast, fail once, never hang: the connector's commands against the simulator.
 
-Each case asserts the exit status, a wall-clock bound and the exact message. Runs that
-need retries use the test launcher (fault_support: the CDK's `launch` with small retry
-budgets and no real sleeps); the rest run `source-avidtrak` itself.
+Each case asserts the exit status, a wall-clock bound and the message by what it names and
+the fix it gives. The commands run in this process through the CDK's entrypoint, with
+files and exit status as the console script has them (connector_runner), on the tests'
+clock and small retry budgets; a closed stdout and SIGTERM need the installed
+`source-avidtrak` as a real process.
 """
 
 from __future__ import annotations
@@ -20,18 +22,19 @@ from integration_tests.fault_support import (
     PIN,
     catalog,
     config,
+    connector,
     connector_command,
     connector_env,
-    run_connector,
     write_args,
 )
 from integration_tests.simulator import AvidTrakSimulator, Fault
 from source_avidtrak.run import EXIT_OUTPUT_CLOSED
 
-REJECTED_PIN = (
-    "AvidTrak rejected the pin code (code 4: Authentication Failed). Check the Pin Code in the connector's "
-    "credentials: an agency and each of its clients have separate pin codes."
-)
+
+def assert_rejected_pin(message: str) -> None:
+    """The rejection names the field and the fix: the Pin Code in the credentials."""
+    assert message.startswith("AvidTrak rejected the pin code") and "code 4" in message, message
+    assert "Check the Pin Code" in message, message
 
 
 @pytest.fixture
@@ -47,9 +50,10 @@ def sim():
         yield simulator
 
 
-def start(args, launcher: bool = False) -> subprocess.Popen:
+def start(args) -> subprocess.Popen:
+    """The installed console script: a closed stdout and a signal need a real process."""
     return subprocess.Popen(
-        connector_command(launcher) + args,
+        connector_command(launcher=False) + args,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=connector_env(),
@@ -105,24 +109,26 @@ def test_given_rejected_pin_when_read_then_one_config_error_and_no_request_after
     settings = config(sim.base_url, pin="not-the-pin", first=first, last=last, num_workers=3)
 
     started = time.monotonic()
-    completed = run_connector(write_args(tmp_path, "read", settings, catalog(GEO)))
+    run = connector(tmp_path).run("read", settings, catalog(GEO))
     elapsed = time.monotonic() - started
 
-    assert completed.returncode == 1 and elapsed < 15
-    assert [(e["failure_type"], e["message"]) for e in completed.errors] == [("config_error", REJECTED_PIN)]
+    assert run.returncode == 1 and elapsed < 15
+    [error] = run.errors
+    assert error["failure_type"] == "config_error"
+    assert_rejected_pin(error["message"])
     assert len(sim.requests) <= 3  # the first window of each worker; no window starts after it
-    assert "'None'" not in completed.stdout + completed.stderr
+    assert "'None'" not in run.output
     # Windows abandoned by the stop are logged at DEBUG: a traceback for each of the (at most 3)
     # windows AvidTrak really rejected, and the final error's, never one a window (90 here).
-    assert completed.stdout.count("Traceback") <= 3 + 2 and len(completed.stdout) < 40_000
+    assert run.stdout.count("Traceback") <= 3 + 2 and len(run.stdout) < 40_000
 
 
 def test_given_rejected_pin_when_check_then_failed_and_no_none_text_in_logs(sim, tmp_path):
-    completed = run_connector(write_args(tmp_path, "check", config(sim.base_url, pin="not-the-pin")))
+    run = connector(tmp_path).run("check", config(sim.base_url, pin="not-the-pin"))
 
-    [status] = [m["connectionStatus"] for m in completed.messages if m["type"] == "CONNECTION_STATUS"]
-    assert (status["status"], status["message"]) == ("FAILED", REJECTED_PIN)
-    assert "'None'" not in completed.stdout + completed.stderr
+    assert run.connection_status["status"] == "FAILED"
+    assert_rejected_pin(run.connection_status["message"])
+    assert "'None'" not in run.output
 
 
 def test_given_avidtrak_down_when_read_many_windows_then_one_transient_error_and_no_new_window(sim, tmp_path):
@@ -130,69 +136,63 @@ def test_given_avidtrak_down_when_read_many_windows_then_one_transient_error_and
     settings = config(sim.base_url, first="2026-10-01", last="2026-10-30", num_workers=2)
 
     started = time.monotonic()
-    completed = run_connector(write_args(tmp_path, "read", settings, catalog(GEO)), launcher=True)
+    run = connector(tmp_path).run("read", settings, catalog(GEO))
     elapsed = time.monotonic() - started
 
-    errors = completed.errors
-    assert completed.returncode == 1 and elapsed < 30
-    assert len(errors) == 1 and errors[0]["failure_type"] == "transient_error", errors
-    assert errors[0]["message"].startswith("AvidTrak answered HTTP 503 for report geographical_data, window 2026-10-0")
+    assert run.returncode == 1 and elapsed < 30
+    [error] = run.errors
+    assert error["failure_type"] == "transient_error"
+    assert error["message"].startswith("AvidTrak answered HTTP 503 for report geographical_data, window 2026-10-0")
     # FAST_POLICY: 3 attempts a window; only the windows already started when the first gave up.
     assert len(sim.requests) <= 3 * 2
     # No window completed: the state holds no cursor for the account, so the next sync starts
     # at the configured range again, covering none of it.
-    states = [m["state"]["stream"]["stream_state"] for m in completed.messages if m["type"] == "STATE"]
-    assert states == [{"states": []}]
+    assert [state["stream"]["stream_state"] for state in run.states] == [{"states": []}]
 
 
-def test_given_catalog_stream_the_config_does_not_offer_when_console_read_then_config_error_naming_it(sim, tmp_path):
+def test_given_catalog_stream_the_config_does_not_offer_when_read_then_config_error_naming_it(sim, tmp_path):
     settings = config(sim.base_url, reports=(GEO,))
 
-    completed = run_connector(write_args(tmp_path, "read", settings, catalog(GEO, OFFLINE)))
+    run = connector(tmp_path).run("read", settings, catalog(GEO, OFFLINE))
 
-    assert completed.returncode == 1 and sim.requests == []
-    assert [e["failure_type"] for e in completed.errors] == ["config_error"]
-    assert completed.errors[0]["message"].startswith(
-        "The catalog asks for stream 'offline_portal_calls', which this config does not offer. "
-        "It offers: geographical_data"
-    )
+    assert run.returncode == 1 and sim.requests == []
+    [error] = run.errors
+    assert error["failure_type"] == "config_error"
+    assert "stream 'offline_portal_calls'" in error["message"] and "It offers: geographical_data" in error["message"]
+    assert "Select the report in the config, or run discover" in error["message"]
 
 
-def run_with_config_file(tmp_path, verb: str, content: str, mode: int = 0o644):
+def run_with_config_file(tmp_path, verb: str, content: str):
     path = tmp_path / "config.json"
     path.write_text(content)
-    path.chmod(mode)
     started = time.monotonic()
-    completed = run_connector([verb, "--config", str(path)])
-    return completed, time.monotonic() - started, str(path)
+    run = connector(tmp_path).run_args([verb, "--config", str(path)])
+    return run, time.monotonic() - started, str(path)
 
 
 @pytest.mark.parametrize("verb", ["check", "discover"])
 def test_given_config_file_that_is_not_json_when_run_then_config_error_naming_file_line_and_column(tmp_path, verb):
-    completed, elapsed, path = run_with_config_file(tmp_path, verb, '{\n  "pin_code": "x",\n  "base_url": \n}')
+    run, elapsed, path = run_with_config_file(tmp_path, verb, '{\n  "pin_code": "x",\n  "base_url": \n}')
 
-    assert completed.returncode == 1 and elapsed < 15
-    assert [(e["failure_type"], e["message"]) for e in completed.errors] == [
-        ("config_error", f"The config file {path} is not valid JSON: Expecting value at line 4, column 1.")
-    ]
-    assert "Something went wrong" not in completed.stdout
+    assert run.returncode == 1 and elapsed < 15
+    [error] = run.errors
+    assert error["failure_type"] == "config_error"
+    assert f"The config file {path} is not valid JSON" in error["message"]
+    assert "line 4, column 1" in error["message"]
+    assert "Something went wrong" not in run.stdout
 
 
 def test_given_config_file_that_is_an_array_when_check_then_config_error_naming_the_shape(tmp_path):
-    completed, _, path = run_with_config_file(tmp_path, "check", "[1, 2]")
+    run, _, path = run_with_config_file(tmp_path, "check", "[1, 2]")
 
-    assert (
-        completed.errors[-1]["message"] == f"The config file {path} holds a JSON array; it must be an object ({{...}})."
-    )
+    message = run.errors[-1]["message"]
+    assert f"The config file {path}" in message and "JSON array" in message and "must be an object" in message
 
 
 def read_with_state(tmp_path, sim, state_content) -> tuple:
     settings = config(sim.base_url, first="2026-11-01", last="2026-11-05")
-    args = write_args(tmp_path, "read", settings, catalog(GEO))
-    state_path = tmp_path / "state.json"
-    state_path.write_text(json.dumps(state_content))
-    completed = run_connector([*args, "--state", str(state_path)])
-    return completed, sorted({r["startdate"] for r in sim.requests})
+    run = connector(tmp_path).run("read", settings, catalog(GEO), state=state_content)
+    return run, sorted({r["startdate"] for r in sim.requests})
 
 
 @pytest.mark.parametrize(
@@ -204,18 +204,18 @@ def read_with_state(tmp_path, sim, state_content) -> tuple:
     ids=["legacy_message", "bare_object"],
 )
 def test_given_legacy_state_forms_when_read_then_applied_per_stream(sim, tmp_path, form):
-    completed, windows = read_with_state(tmp_path, sim, form)
+    run, windows = read_with_state(tmp_path, sim, form)
 
-    assert completed.returncode == 0 and completed.errors == []
+    assert run.returncode == 0 and run.errors == []
     # 2026-11-03 minus lookback_days 1: the sync resumes on 11-02, not at the range's first day.
     assert windows == ["2026-11-02 00:00:00", "2026-11-03 00:00:00", "2026-11-04 00:00:00", "2026-11-05 00:00:00"]
-    assert any("applying it per stream" in m["log"]["message"] for m in completed.messages if m["type"] == "LOG")
+    assert any("applying it per stream" in message for message in run.logs)
 
 
 def test_given_state_file_of_unknown_form_when_read_then_config_error_saying_the_form_and_the_reset(sim, tmp_path):
-    completed, windows = read_with_state(tmp_path, sim, "2026-11-03")
+    run, windows = read_with_state(tmp_path, sim, "2026-11-03")
 
-    assert completed.returncode == 1 and windows == []
-    message = completed.errors[-1]["message"]
-    assert completed.errors[-1]["failure_type"] == "config_error"
+    assert run.returncode == 1 and windows == []
+    message = run.errors[-1]["message"]
+    assert run.errors[-1]["failure_type"] == "config_error"
     assert "holds a JSON string" in message and "reset the connection's state" in message

@@ -3,8 +3,8 @@
 The image (env `AVIDTRAK_IMAGE`, default `source-avidtrak:dev`, built by
 `bash .ci/docker.sh build` or `docker build -t source-avidtrak:dev .`) runs as Airbyte runs
 it: `docker run` with config, catalog and state mounted read-only, and the host's network, so
-it reaches the simulator on 127.0.0.1. Each command is run both in the image and as the
-`source-avidtrak` command of this environment, and the two outputs are compared.
+it reaches the simulator on 127.0.0.1. Each command is run both in the image and by the
+connector installed in this environment, and the two outputs are compared.
 
 The tests marked `image` fail, rather than skip, when no Docker daemon answers or the image is
 missing: deselect them (`-m "not image"`) where Docker is not wanted. The metadata.yaml tests
@@ -22,13 +22,12 @@ import uuid
 from datetime import date
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import pytest
 from airbyte_cdk.models.connector_metadata import ConnectorLanguage, MetadataFile
 
 from integration_tests.conftest import (
-    CONNECTOR_TIMEOUT_SECONDS,
     PIN,
     STREAMS,
     WRONG_PIN,
@@ -38,6 +37,7 @@ from integration_tests.conftest import (
     make_config,
     specific_range,
 )
+from integration_tests.connector_runner import run_process
 from integration_tests.simulator import AvidTrakSimulator, Fault
 
 CONNECTOR_ROOT = Path(__file__).resolve().parent.parent
@@ -54,32 +54,19 @@ class ImageConnector(Connector):
         workdir.mkdir()
         workdir.chmod(0o755)  # the connector runs as uid 1000, not as the owner of the files
         super().__init__(workdir)
+        self.workdir = workdir
         self.image = image
 
-    def run(
-        self,
-        verb: str,
-        config: Optional[Mapping[str, Any]] = None,
-        catalog: Optional[Mapping[str, Any]] = None,
-        state: Optional[Sequence[Mapping[str, Any]]] = None,
-    ) -> ConnectorRun:
-        """Runs one command in a fresh container; like `Connector.run`, asserts the pin stays out of the output."""
-        args = [verb]
-        for name, content in (("config", config), ("catalog", catalog), ("state", state)):
-            if content is not None:
-                written = Path(self._write(name, list(content) if name == "state" else content))
-                written.chmod(0o644)
-                args += [f"--{name}", f"{DATA_DIR}/{written.name}"]
-        command = ["docker", "run", "--rm", "--network", "host", "-v", f"{self._workdir}:{DATA_DIR}:ro", self.image]
-        completed = subprocess.run(
-            command + args, capture_output=True, text=True, timeout=CONNECTOR_TIMEOUT_SECONDS, check=False
-        )
-        pin = (config or {}).get("pin_code")
-        if pin:
-            printed = completed.stdout + completed.stderr
-            assert pin not in printed, f"`{verb}` in the image printed the pin code"
-        messages = [json.loads(line) for line in completed.stdout.splitlines() if line.startswith("{")]
-        return ConnectorRun(command + args, completed.returncode, messages, completed.stderr)
+    def run_args(self, args: Sequence[str]) -> ConnectorRun:
+        """The command in a fresh container, its files mounted read-only where it sees them."""
+        in_container = []
+        for arg in args:
+            if arg.startswith(f"{self.workdir}/"):
+                Path(arg).chmod(0o644)
+                arg = f"{DATA_DIR}/{Path(arg).name}"
+            in_container.append(arg)
+        command = ["docker", "run", "--rm", "--network", "host", "-v", f"{self.workdir}:{DATA_DIR}:ro", self.image]
+        return run_process(command, in_container)
 
 
 def docker(*args: str) -> subprocess.CompletedProcess:
@@ -112,9 +99,8 @@ def in_image(tmp_path: Path, image: str) -> ImageConnector:
 
 @pytest.fixture
 def installed(tmp_path: Path) -> Connector:
-    workdir = tmp_path / "installed"
-    workdir.mkdir()
-    return Connector(workdir)
+    """This environment's connector, in this process: the console script's answers (test_connector_cli)."""
+    return Connector(tmp_path / "installed")
 
 
 def leap_week_config(simulator: AvidTrakSimulator, **overrides: Any) -> Dict[str, Any]:

@@ -1,4 +1,4 @@
-"""AvidTrak's request limit: the installed connector, 10 workers, a simulator with a token bucket.
+"""AvidTrak's request limit: the connector (in this process), 10 workers, a simulator with a token bucket.
 
 Without a known limit the shared budget (rate_budget.py) pauses every worker on the first
 429 and then sends at the pace AvidTrak let through, so only the requests in flight at
@@ -15,7 +15,7 @@ import pytest
 from integration_tests.conftest import STREAMS, configured_catalog, make_config, specific_range
 from integration_tests.simulator import AvidTrakSimulator
 
-FIRST, LAST = dt.date(2024, 5, 1), dt.date(2024, 5, 30)  # 30 days x 2 reports: 60 requests
+FIRST, LAST = dt.date(2024, 5, 1), dt.date(2024, 5, 30)  # 30 one-day windows x 2 reports: 60 requests
 RATE, BURST, WORKERS = 10, 10, 10
 
 
@@ -30,7 +30,7 @@ def expected_records(sim: AvidTrakSimulator) -> int:
 
 
 def test_given_token_bucket_when_ten_workers_read_then_few_429s_and_every_record(connector, limited_sim):
-    config = make_config(limited_sim.base_url, specific_range(FIRST, LAST), num_workers=WORKERS)
+    config = make_config(limited_sim.base_url, specific_range(FIRST, LAST), num_workers=WORKERS, window_days=1)
 
     run = connector.run("read", config, configured_catalog())
 
@@ -44,7 +44,7 @@ def test_given_token_bucket_when_ten_workers_read_then_few_429s_and_every_record
 
 def test_given_requests_per_second_at_the_limit_when_ten_workers_read_then_no_429(connector, limited_sim):
     config = make_config(
-        limited_sim.base_url, specific_range(FIRST, LAST), num_workers=WORKERS, requests_per_second=RATE
+        limited_sim.base_url, specific_range(FIRST, LAST), num_workers=WORKERS, window_days=1, requests_per_second=RATE
     )
 
     run = connector.run("read", config, configured_catalog())

@@ -1,9 +1,11 @@
 """Nothing is lost: a sync killed mid-way and resumed from its last state, or a sync whose
 third window keeps failing, still delivers every call exactly as a clean run does.
 
-The kill tests run the installed `source-avidtrak` as Airbyte does and SIGKILL it after a
+The kill tests run the connector as a process (the CDK's `launch`, as the console script
+runs it, with STATE after every window rather than once a minute) and SIGKILL it after a
 few STATE messages, keeping only what was read from its stdout before the kill (what the
-platform would have persisted); the second run starts from the last state of each stream.
+platform would have persisted); the second run starts from the last state of each stream,
+in this process as the console script runs it (connector_runner), as does the clean run.
 """
 
 from __future__ import annotations
@@ -25,11 +27,11 @@ from integration_tests.fault_support import (
     call_ids,
     catalog,
     config,
+    connector,
     connector_command,
     connector_env,
     install_recording_sleep,
     last_error,
-    run_connector,
     run_read,
     source,
     state,
@@ -56,6 +58,13 @@ def slow_sim():
         yield simulator
 
 
+@pytest.fixture(scope="module")
+def same_account(slow_sim):
+    """The same account's calls without the latency: for the runs no kill has to land in."""
+    with AvidTrakSimulator(pins=(PIN,), clients=dict([CLIENT])) as simulator:
+        yield simulator
+
+
 def ground_truth(sim, accounts: Tuple[str, ...]) -> Dict[str, Dict[Key, str]]:
     """(account, call_id) -> call_date (ISO) of every call in the range, per report."""
     return {
@@ -71,11 +80,11 @@ def ground_truth(sim, accounts: Tuple[str, ...]) -> Dict[str, Dict[Key, str]]:
 def read_then_kill(args: List[str], after_states: int) -> Tuple[List[Dict[str, Any]], bool]:
     """The messages read before SIGKILL, and whether the process was still running when killed."""
     process = subprocess.Popen(
-        connector_command(launcher=False) + args,
+        connector_command(launcher=True) + args,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        env=connector_env(),
+        env=connector_env(state_interval_seconds=0),
     )
     messages, states, still_running = [], 0, False
     try:
@@ -124,6 +133,7 @@ def settings_for(sim, num_workers: int, accounts: Tuple[str, ...]) -> Dict[str, 
         first=FIRST.isoformat(),
         last=LAST.isoformat(),
         page_size=10,
+        window_days=1,  # 12 windows a stream and account: a kill after a few STATEs lands mid-sync
         num_workers=num_workers,
         lookback_days=LOOKBACK_DAYS,
         client_accounts=clients,
@@ -136,15 +146,15 @@ def accounts(request) -> Tuple[str, ...]:
 
 
 @pytest.fixture(scope="module")
-def clean_run(slow_sim, accounts, tmp_path_factory) -> Dict[str, Dict[Key, str]]:
+def clean_run(same_account, accounts, tmp_path_factory) -> Dict[str, Dict[Key, str]]:
     """The records of an uninterrupted sync, checked against the simulator's rows."""
-    clean = run_connector(
-        write_args(tmp_path_factory.mktemp("clean"), "read", settings_for(slow_sim, 2, accounts), catalog(GEO, OFFLINE))
+    clean = connector(tmp_path_factory.mktemp("clean")).run(
+        "read", settings_for(same_account, 2, accounts), catalog(GEO, OFFLINE)
     )
     assert clean.returncode == 0 and clean.errors == []
     found = records_by_stream(clean.messages)
     assert {stream: set(ids) for stream, ids in found.items()} == {
-        stream: set(ids) for stream, ids in ground_truth(slow_sim, accounts).items()
+        stream: set(ids) for stream, ids in ground_truth(same_account, accounts).items()
     }
     return found
 
@@ -168,7 +178,7 @@ def assert_states_follow_their_records(messages, expected: Dict[str, Dict[Key, s
 
 @pytest.mark.parametrize("num_workers", [1, 2])
 def test_given_sync_killed_after_some_states_when_resumed_from_last_state_then_union_equals_clean_run(
-    slow_sim, accounts, clean_run, tmp_path, num_workers
+    slow_sim, same_account, accounts, clean_run, tmp_path, num_workers
 ):
     settings = settings_for(slow_sim, num_workers, accounts)
 
@@ -178,7 +188,8 @@ def test_given_sync_killed_after_some_states_when_resumed_from_last_state_then_u
     assert killed_mid_sync
     assert_states_follow_their_records(first_run, ground_truth(slow_sim, accounts))
     saved = last_states(first_run)
-    second = run_connector(write_args(tmp_path / "second", "read", settings, catalog(GEO, OFFLINE), saved.values()))
+    resumed = settings_for(same_account, num_workers, accounts)
+    second = connector(tmp_path / "second").run("read", resumed, catalog(GEO, OFFLINE), list(saved.values()))
     assert second.returncode == 0 and second.errors == []
 
     before, after = records_by_stream(first_run), records_by_stream(second.messages)

@@ -5,10 +5,10 @@ scenario of the fault, bad-row and bad-config tests runs here with a distinctive
 with one whose URL-encoded forms differ from it; the whole output is searched for the pin,
 its encoded forms and a distinctive fragment, as raw text and as decoded JSON strings.
 
-In-process runs (the CDK's entrypoint) cover every scenario, with logs at DEBUG formatted
-as the connector process formats them; subprocess runs with `--debug` cover what only a
-real process does (the CDK's uncaught-exception hook, DEBUG lines with request URLs,
-anything written to stderr).
+Every scenario runs in this process (the CDK's entrypoint, `--debug` ones too), its
+output searched as the connector process would print it, with every log record at DEBUG;
+one run of the console script with `--debug` covers what only a real process does (the
+CDK's uncaught-exception hook as installed, anything written to stderr).
 """
 
 from __future__ import annotations
@@ -26,19 +26,19 @@ from airbyte_cdk.logger import AirbyteLogFormatter
 from airbyte_cdk.models import AirbyteMessageSerializer
 from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
 
+from integration_tests.connector_runner import Connector, ConnectorRun
 from integration_tests.fault_support import (
     FAULTS,
     GEO,
     OFFLINE,
     catalog,
     config,
+    connector,
     install_recording_sleep,
     last_error,
     run_check,
-    run_connector,
     run_read,
     source,
-    write_args,
 )
 from integration_tests.simulator import AvidTrakSimulator, Fault
 
@@ -46,6 +46,7 @@ PINS = {
     "canary": ("PIN-Zq9-leak-canary", ["Zq9-leak"]),
     "url_encoding": ("p@ss word/+", ["ss word", "ss+word", "ss%20word", "p%40ss", "word%2F"]),
 }
+REJECTED_CLIENT_PIN = ("p@ss word/+ rejected", [])  # searched for beside either pin case
 OTHER_PIN = "the-valid-pin-is-another"
 
 
@@ -66,13 +67,17 @@ def strings_in(value: Any) -> Iterable[str]:
 
 
 def assert_no_leak(text: str, pin_case: str) -> None:
+    assert_none_of(text, *PINS[pin_case])
+
+
+def assert_none_of(text: str, pin: str, fragments: List[str]) -> None:
     """Searches the raw text, and every string of every JSON line decoded (escapes undone)."""
     decoded = []
     for line in text.splitlines():
         with contextlib.suppress(ValueError):  # not a JSON line: the raw search covers it
             decoded.extend(strings_in(json.loads(line)))
     haystack = text + "\n" + "\n".join(decoded)
-    for form in leak_forms(*PINS[pin_case]):
+    for form in leak_forms(pin, fragments):
         at = haystack.find(form)
         assert at < 0, f"{form!r} leaked: ...{haystack[max(0, at - 150) : at + 50]}..."
 
@@ -100,10 +105,19 @@ class Captured(list):
         super().__init__()
         self._capfd, self._caplog, self._pin_case = capfd, caplog, pin_case
 
+    def run(self, workdir, verb: str, *inputs: Any, debug: bool = False) -> ConnectorRun:
+        """A command as the console script runs it, in this process (FAST_POLICY, NOW); its output kept."""
+        run = connector(workdir).run(verb, *inputs, debug=debug)
+        self.append(run)
+        return run
+
     def assert_no_leak(self) -> None:
         formatter = AirbyteLogFormatter()  # as the connector process formats its log records
         texts = [
-            orjson.dumps(AirbyteMessageSerializer.dump(m)).decode() for o in self for m in o.get_message_iterator()
+            o.output
+            if isinstance(o, ConnectorRun)
+            else "\n".join(orjson.dumps(AirbyteMessageSerializer.dump(m)).decode() for m in o.get_message_iterator())
+            for o in self
         ]
         texts += [formatter.format(record) for record in self._caplog.records]
         out, err = self._capfd.readouterr()
@@ -275,88 +289,103 @@ def test_given_rejected_client_pin_then_pin_nowhere_in_read_or_check(pin, captur
     captured.assert_no_leak()
 
 
-def test_given_client_pin_not_text_when_check_then_config_error_without_the_value(pin_case, tmp_path):
-    settings = {**config("https://avidtrak.com"), "client_accounts": [{"name": "client-7", "pin_code": 918273645}]}
+def test_given_client_pin_not_text_when_check_then_config_error_without_the_value(pin, captured, tmp_path):
+    settings = {
+        **config("https://avidtrak.com", pin=pin),
+        "client_accounts": [{"name": "client-7", "pin_code": 918273645}],
+    }
 
-    completed = run_connector(write_args(tmp_path, "check", settings))
+    run = captured.run(tmp_path, "check", settings)
 
-    assert completed.errors[-1]["failure_type"] == "config_error"
-    assert (
-        completed.errors[-1]["message"]
-        == "Client account 1 ('client-7'): the pin code must be text (a JSON string in quotes)."
-    )
-    assert "918273645" not in process_output(completed)
+    assert run.errors[-1]["failure_type"] == "config_error"
+    message = run.errors[-1]["message"]
+    assert "Client account 1 ('client-7')" in message and "pin code must be text" in message
+    assert "918273645" not in run.output
+    captured.assert_no_leak()
 
 
-def test_given_debug_when_process_syncs_an_agency_with_a_rejected_client_then_no_pin_anywhere(pin, pin_case, tmp_path):
+# --- with --debug: request URLs are logged, and an uncaught error goes through the CDK's hook ---
+
+
+def test_given_debug_when_an_agency_with_a_rejected_client_syncs_then_no_pin_anywhere(pin, captured, tmp_path):
     with AvidTrakSimulator(pins=(MAIN_PIN,), clients={"client-8": pin}) as agency:
-        settings = agency_config(agency.base_url, "p@ss word/+ rejected", first="2024-03-01", last="2024-03-01")
-        settings["client_accounts"][1]["pin_code"] = pin  # client-8 is accepted, client-7 rejected
-        completed = run_connector(write_args(tmp_path, "read", settings, debug=True))
+        run = captured.run(tmp_path, "read", rejected_client_config(agency, pin), catalog(), debug=True)
 
-    assert completed.returncode == 1 and completed.errors[-1]["failure_type"] == "config_error"
-    assert "pincode=****" in completed.stdout
-    assert {record["data"]["account"] for record in completed.records} == {"main", "client-8"}
-    assert_no_leak(process_output(completed), pin_case)
-    for form in leak_forms("p@ss word/+ rejected", []):  # the rejected pin too
-        assert form not in process_output(completed), form
+    assert_rejected_client_sync(run)
+    captured.assert_no_leak()
+    assert_none_of(run.output, *REJECTED_CLIENT_PIN)
 
 
-def process_output(completed) -> str:
-    return completed.stdout + "\n" + completed.stderr
+def rejected_client_config(agency: AvidTrakSimulator, pin: str) -> dict:
+    """client-8's pin is accepted, client-7's rejected."""
+    settings = agency_config(agency.base_url, REJECTED_CLIENT_PIN[0], last="2026-11-01")
+    settings["client_accounts"][1]["pin_code"] = pin
+    return settings
 
 
-def test_given_debug_when_process_syncs_then_pin_nowhere_though_request_urls_are_logged(sim, pin, pin_case, tmp_path):
-    completed = run_connector(
-        write_args(tmp_path, "read", config(sim.base_url, pin=pin, first="2024-03-01", last="2024-03-01"), debug=True)
-    )
-
-    assert completed.returncode == 0
-    assert "Making outbound API request" in completed.stdout and "pincode=****" in completed.stdout
-    assert_no_leak(process_output(completed), pin_case)
+def assert_rejected_client_sync(run: ConnectorRun) -> None:
+    assert run.returncode == 1 and run.errors[-1]["failure_type"] == "config_error", run.describe()
+    assert "pincode=****" in run.stdout  # the request URLs are in the output, masked
+    assert {record["data"]["account"] for record in run.records} == {"main", "client-8"}
 
 
-def test_given_debug_and_wrong_pin_when_process_reads_and_checks_then_pin_nowhere(pin, pin_case, tmp_path):
+def test_given_debug_when_the_console_script_syncs_an_agency_with_a_rejected_client_then_no_pin_anywhere(tmp_path):
+    """The one process run: the CDK's exception hook and whatever else a real process writes, stderr included."""
+    pin = PINS["url_encoding"][0]
+    with AvidTrakSimulator(pins=(MAIN_PIN,), clients={"client-8": pin}) as agency:
+        run = Connector(tmp_path, process=True).run("read", rejected_client_config(agency, pin), catalog(), debug=True)
+
+    assert_rejected_client_sync(run)
+    assert_no_leak(run.output, "url_encoding")
+    assert_none_of(run.output, *REJECTED_CLIENT_PIN)
+
+
+def test_given_debug_when_syncs_then_pin_nowhere_though_request_urls_are_logged(sim, pin, captured, tmp_path):
+    run = captured.run(tmp_path, "read", config(sim.base_url, pin=pin, last="2026-11-01"), catalog(), debug=True)
+
+    assert run.returncode == 0
+    assert "Making outbound API request" in run.stdout and "pincode=****" in run.stdout
+    captured.assert_no_leak()
+
+
+def test_given_debug_and_wrong_pin_when_read_and_check_then_pin_nowhere(pin, captured, tmp_path):
     with AvidTrakSimulator(pins=(OTHER_PIN,)) as other_account:
-        settings = config(other_account.base_url, pin=pin, first="2024-03-01", last="2024-03-02")
-        read = run_connector(write_args(tmp_path / "read", "read", settings, debug=True))
-        check = run_connector(write_args(tmp_path / "check", "check", settings, debug=True))
+        settings = config(other_account.base_url, pin=pin, last="2026-11-02")
+        read = captured.run(tmp_path / "read", "read", settings, catalog(), debug=True)
+        check = captured.run(tmp_path / "check", "check", settings, debug=True)
 
     assert read.returncode == 1 and read.errors[-1]["failure_type"] == "config_error"  # the uncaught-exception hook
-    assert check.returncode == 0 and "rejected the pin code" in check.stdout
-    assert_no_leak(process_output(read) + process_output(check), pin_case)
+    assert check.returncode == 0 and "rejected the pin code" in check.connection_status["message"]
+    captured.assert_no_leak()
 
 
 @pytest.mark.parametrize(
     "fault", [Fault("http_status", times=None, status=503), Fault("reset", times=None)], ids=["503", "reset"]
 )
-def test_given_debug_and_persistent_fault_when_process_reads_then_pin_nowhere(sim, pin, pin_case, tmp_path, fault):
+def test_given_debug_and_persistent_fault_when_read_then_pin_nowhere(sim, pin, captured, tmp_path, fault):
     sim.add_fault(fault)
 
-    completed = run_connector(
-        write_args(tmp_path, "read", config(sim.base_url, pin=pin, first="2024-03-01", last="2024-03-01"), debug=True),
-        launcher=True,
-    )
+    run = captured.run(tmp_path, "read", config(sim.base_url, pin=pin, last="2026-11-01"), catalog(), debug=True)
 
-    assert completed.returncode != 0 and completed.errors[-1]["failure_type"] == "transient_error"
-    assert_no_leak(process_output(completed), pin_case)
+    assert run.returncode != 0 and run.errors[-1]["failure_type"] == "transient_error"
+    captured.assert_no_leak()
 
 
-def test_given_debug_and_avidtrak_down_when_process_reads_and_checks_then_pin_nowhere(pin, pin_case, tmp_path):
-    settings = config(closed_port_url(), pin=pin, first="2024-03-01", last="2024-03-01")
+def test_given_debug_and_avidtrak_down_when_read_and_check_then_pin_nowhere(pin, captured, tmp_path):
+    settings = config(closed_port_url(), pin=pin, last="2026-11-01")
 
-    read = run_connector(write_args(tmp_path / "read", "read", settings, debug=True), launcher=True)
-    check = run_connector(write_args(tmp_path / "check", "check", settings, debug=True), launcher=True)
+    read = captured.run(tmp_path / "read", "read", settings, catalog(), debug=True)
+    check = captured.run(tmp_path / "check", "check", settings, debug=True)
 
     assert read.returncode != 0 and "ConnectionError" in read.stdout
-    assert "FAILED" in check.stdout
-    assert_no_leak(process_output(read) + process_output(check), pin_case)
+    assert check.connection_status["status"] == "FAILED"
+    captured.assert_no_leak()
 
 
-def test_given_debug_and_invalid_config_when_process_reads_then_pin_nowhere(pin, pin_case, tmp_path):
+def test_given_debug_and_invalid_config_when_read_then_pin_nowhere(pin, captured, tmp_path):
     settings = config(f"https://avidtrak.com/?pincode={quote_plus(pin)}", pin=pin)
 
-    completed = run_connector(write_args(tmp_path, "read", settings, debug=True))
+    run = captured.run(tmp_path, "read", settings, catalog(), debug=True)
 
-    assert completed.returncode == 1 and completed.errors[-1]["failure_type"] == "config_error"
-    assert_no_leak(process_output(completed), pin_case)
+    assert run.returncode == 1 and run.errors[-1]["failure_type"] == "config_error"
+    captured.assert_no_leak()

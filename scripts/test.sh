@@ -1,15 +1,40 @@
 #!/usr/bin/env bash
-# Sets up everything on a fresh machine and runs the whole test suite:
-# unit tests, integration tests against the bundled simulator, Airbyte's standard tests,
-# then the Docker image build and its tests. `--no-docker` skips the image part.
+# Sets up everything on a fresh machine and runs the whole test suite; `--help` says what,
+# how long it takes and what it needs. CI (.ci/run) runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+usage() {
+  cat <<'EOF'
+usage: scripts/test.sh [--no-docker] [--help]
+
+Runs, in order (times on a 2-core machine):
+  1. scripts/setup.sh: .venv with the connector, its tests, ruff and mypy at the
+     versions in requirements-dev.lock                     about 30 s, seconds once made
+  2. ruff check, ruff format --check, mypy --strict        about 5 s
+  3. pytest, in 2 processes (pytest-xdist): unit tests, integration tests against the
+     bundled AvidTrak simulator (127.0.0.1, ports the system picks) and Airbyte's
+     standard tests                                         about 1 minute
+  4. the Docker image: build it, then its tests and the CDK's image tests
+                                                            about 1 minute once
+     .ci/docker.sh has made its stand-in base image (kept by the daemon); making it
+     the first time adds a few minutes
+
+Needs Python 3.11+ and pip's package index (for step 1). Step 4 also needs root and
+apt: .ci/docker.sh installs docker.io and debootstrap when missing, starts a Docker
+daemon (or uses the one running) and stops the one it started.
+
+  --no-docker   skip step 4
+  --help        this text
+EOF
+}
 
 with_docker=1
 for arg in "$@"; do
   case "$arg" in
     --no-docker) with_docker=0 ;;
-    *) echo "usage: scripts/test.sh [--no-docker]" >&2; exit 2 ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
   esac
 done
 
@@ -24,7 +49,7 @@ echo "== lint (ruff), format (ruff format --check), types (mypy --strict on sour
 "$venv/bin/mypy"
 
 echo "== unit, integration and standard tests"
-"$venv/bin/python" -m pytest -m "not image and not image_tests"
+"$venv/bin/python" -m pytest -m "not image and not image_tests" -n 2
 
 if [ "$with_docker" = 1 ]; then
   echo "== Docker image: build and test"
