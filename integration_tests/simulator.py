@@ -111,6 +111,7 @@ class AvidTrakSimulator:
         # AvidTrak's request limit (requests/s, and the bucket's size): 429s beyond it.
         self._bucket = TokenBucket(rate_limit, burst or max(1.0, rate_limit)) if rate_limit else None
         self._rate_limited = 0
+        self._in_flight = self._max_in_flight = 0
 
     def start(self) -> "AvidTrakSimulator":
         if self._server is not None:
@@ -165,6 +166,12 @@ class AvidTrakSimulator:
         with self._lock:
             return {"requests": len(self._log), "rate_limited": self._rate_limited}
 
+    @property
+    def max_in_flight(self) -> int:
+        """The most API requests it was answering at once."""
+        with self._lock:
+            return self._max_in_flight
+
     def add_fault(self, fault: Fault) -> None:
         with self._lock:
             self._faults.append(fault)
@@ -198,6 +205,16 @@ class AvidTrakSimulator:
 
     def _handle_api(self, path: str, query: str):
         """Reply (or RESET) to one API request, logged on arrival, pin masked."""
+        with self._lock:
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+        try:
+            return self._answer_api(path, query)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _answer_api(self, path: str, query: str):
         params = dict(parse_qsl(query, keep_blank_values=True))
         pin = params.get("pincode", "")
         label, _ = self._account_of(pin)

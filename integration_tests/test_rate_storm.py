@@ -88,3 +88,22 @@ def test_given_retry_after_of_a_day_when_read_then_one_transient_error_at_once_s
     assert len(errors) == 1 and errors[0].failure_type.value == "transient_error"
     assert "86400 s" in errors[0].message and "resumes from the saved state" in errors[0].message
     assert wall < RetryPolicy().cap_seconds, wall  # stopped at once, not after a retry cap of waiting
+
+
+@pytest.mark.parametrize("workers, window_days", [(1, 1), (2, 1), (3, None)])
+def test_given_number_of_workers_when_read_then_never_more_requests_at_once(workers, window_days):
+    """The worker slots (cursor.py), not the CDK's pool, bound the sync: the pool has a thread
+    per partition generator on top of the workers."""
+    with AvidTrakSimulator(calls_per_day=30, empty_day_ratio=0, latency_s=0.02) as simulator:
+        catalog = CatalogBuilder()
+        for name in STREAMS:
+            catalog.with_stream(ConfiguredAirbyteStreamBuilder().with_name(name).with_sync_mode(SyncMode.incremental))
+        config = make_config(simulator.base_url, specific_range(FIRST, LAST), num_workers=workers)
+        if window_days:
+            config["window_days"] = window_days
+        output = read(SourceAvidtrak(), config, catalog.build())
+
+        assert len(output.records) == expected_records(simulator) and output.errors == []
+        assert simulator.max_in_flight <= workers
+        if window_days:  # 60 windows of a page each: every worker busy at some point
+            assert simulator.max_in_flight == workers
