@@ -23,11 +23,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
-import orjson
 import pytest
-from airbyte_cdk.entrypoint import AirbyteEntrypoint
-from airbyte_cdk.models import AirbyteMessageSerializer
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from integration_tests.conftest import (
     STREAMS,
@@ -38,8 +34,8 @@ from integration_tests.conftest import (
     specific_range,
     utc_today,
 )
+from integration_tests.connector_runner import Connector
 from integration_tests.simulator import AvidTrakSimulator
-from source_avidtrak import SourceAvidtrak
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = ("README.md", "docs/integrations/sources/avidtrak.md")
@@ -135,55 +131,6 @@ def parsed(block: Optional[Block], kind: str) -> Any:
     return block.parsed()
 
 
-class InProcessConnector:
-    """`source-avidtrak <verb>` through the CDK's entrypoint in this process, as the console script
-    runs it: the files are written, parsed and read back by the connector's own hooks."""
-
-    def __init__(self, workdir: Path) -> None:
-        self._workdir = workdir
-        self._files = 0
-
-    def _write(self, name: str, content: Any) -> str:
-        self._files += 1
-        path = self._workdir / f"{self._files:02d}-{name}.json"
-        path.write_text(json.dumps(content))
-        return str(path)
-
-    def run(
-        self,
-        verb: str,
-        config: Optional[Mapping[str, Any]] = None,
-        catalog: Optional[Mapping[str, Any]] = None,
-        state: Optional[Sequence[Mapping[str, Any]]] = None,
-    ) -> ConnectorRun:
-        args = [verb]
-        for option, name, content in (("--config", "config", config), ("--catalog", "catalog", catalog)):
-            if content is not None:
-                args += [option, self._write(name, content)]
-        if state is not None:
-            args += ["--state", self._write("state", list(state))]
-        entrypoint = AirbyteEntrypoint(SourceAvidtrak())
-        lines: List[str] = []
-        returncode = 0
-        try:
-            lines.extend(entrypoint.run(entrypoint.parse_args(args)))
-        except Exception as error:  # what the console script prints as its last message, exit status 1
-            traced = (
-                error if isinstance(error, AirbyteTracedException) else AirbyteTracedException.from_exception(error)
-            )
-            lines.append(orjson.dumps(AirbyteMessageSerializer.dump(traced.as_airbyte_message())).decode())
-            returncode = 1
-        pin = (config or {}).get("pin_code")
-        assert not pin or not any(pin in line for line in lines), f"`{verb}` printed the pin code"
-        messages = [json.loads(line) for line in lines if line.startswith("{")]
-        return ConnectorRun(["source-avidtrak", *args], returncode, messages, stderr="")
-
-
-@pytest.fixture
-def connector(tmp_path: Path) -> InProcessConnector:
-    return InProcessConnector(tmp_path)
-
-
 def on_simulator(config: Mapping[str, Any], simulator: AvidTrakSimulator) -> Dict[str, Any]:
     """The config aimed at the simulator: its scheme and host:port, everything else kept.
 
@@ -264,7 +211,7 @@ def test_given_a_json_block_when_parsed_then_it_is_json_of_a_known_kind(block: B
 
 @pytest.mark.parametrize("block", blocks_of("config"))
 def test_given_a_config_block_when_check_on_the_simulator_then_succeeded(
-    block: Optional[Block], connector: InProcessConnector, simulators: SimulatorPool
+    block: Optional[Block], connector: Connector, simulators: SimulatorPool
 ) -> None:
     simulator = simulators.get(clients=CLIENTS)
     run = connector.run("check", config=on_simulator(parsed(block, "config"), simulator))
@@ -273,7 +220,7 @@ def test_given_a_config_block_when_check_on_the_simulator_then_succeeded(
 
 @pytest.mark.parametrize("block", blocks_of("config", where="client_accounts"))
 def test_given_an_agency_block_when_read_on_its_simulator_then_every_account_syncs(
-    block: Optional[Block], connector: InProcessConnector, simulators: SimulatorPool
+    block: Optional[Block], connector: Connector, simulators: SimulatorPool
 ) -> None:
     agency = parsed(block, "config")
     simulator = simulators.get(clients=CLIENTS)
@@ -288,7 +235,7 @@ def test_given_an_agency_block_when_read_on_its_simulator_then_every_account_syn
 
 @pytest.mark.parametrize("block", blocks_of("duration"))
 def test_given_a_duration_block_in_a_simulator_config_when_check_then_succeeded(
-    block: Optional[Block], connector: InProcessConnector, simulator: AvidTrakSimulator
+    block: Optional[Block], connector: Connector, simulator: AvidTrakSimulator
 ) -> None:
     run = connector.run("check", config=make_config(simulator.base_url, parsed(block, "duration")))
     assert run.connection_status["status"] == "SUCCEEDED", f"{run.connection_status}; {run.describe()}"
@@ -296,7 +243,7 @@ def test_given_a_duration_block_in_a_simulator_config_when_check_then_succeeded(
 
 @pytest.mark.parametrize("block", blocks_of("catalog"))
 def test_given_a_catalog_block_when_compared_with_discover_then_it_says_what_discover_says(
-    block: Optional[Block], connector: InProcessConnector, simulator: AvidTrakSimulator
+    block: Optional[Block], connector: Connector, simulator: AvidTrakSimulator
 ) -> None:
     catalog = parsed(block, "catalog")
     discovered = {
@@ -318,7 +265,7 @@ def test_given_a_catalog_block_when_compared_with_discover_then_it_says_what_dis
 
 @pytest.mark.parametrize("block", blocks_of("catalog"))
 def test_given_a_catalog_block_when_read_then_every_stream_of_it_completes(
-    block: Optional[Block], connector: InProcessConnector, simulator: AvidTrakSimulator
+    block: Optional[Block], connector: Connector, simulator: AvidTrakSimulator
 ) -> None:
     catalog = parsed(block, "catalog")
     run = connector.run("read", config=read_config(simulator), catalog=catalog)
@@ -327,7 +274,7 @@ def test_given_a_catalog_block_when_read_then_every_stream_of_it_completes(
 
 @pytest.mark.parametrize("block", blocks_of("state"))
 def test_given_a_state_block_when_read_with_it_then_the_final_state_has_its_shape_and_accounts(
-    block: Optional[Block], connector: InProcessConnector, simulators: SimulatorPool
+    block: Optional[Block], connector: Connector, simulators: SimulatorPool
 ) -> None:
     state = parsed(block, "state")
     streams = [message["stream"]["stream_descriptor"]["name"] for message in state]
@@ -348,7 +295,7 @@ def test_given_a_state_block_when_read_with_it_then_the_final_state_has_its_shap
 
 
 def test_given_discover_output_when_catalog_script_then_read_syncs_every_stream_incrementally(
-    connector: InProcessConnector, simulator: AvidTrakSimulator
+    connector: Connector, simulator: AvidTrakSimulator
 ) -> None:
     config = read_config(simulator)
     discovered = connector.run("discover", config=config)
@@ -362,7 +309,7 @@ def test_given_discover_output_when_catalog_script_then_read_syncs_every_stream_
 
 
 def test_given_read_output_when_state_script_then_it_keeps_each_streams_last_state_and_read_resumes(
-    connector: InProcessConnector, simulator: AvidTrakSimulator
+    connector: Connector, simulator: AvidTrakSimulator
 ) -> None:
     config = read_config(simulator)
     first = connector.run("read", config=config, catalog=configured_catalog("incremental"))
