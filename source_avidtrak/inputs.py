@@ -23,9 +23,10 @@ from airbyte_cdk.models import (
 )
 
 from source_avidtrak.config import ConfigError
+from source_avidtrak.reports import REPORT_NAMES
 
 logger = logging.getLogger("airbyte")
-LEGACY = "LEGACY"
+LEGACY, GLOBAL = "LEGACY", "GLOBAL"
 IMAGE_UID = 1000  # the airbyte user of Airbyte's Python connector base image
 
 
@@ -84,9 +85,41 @@ def read_state_file(path: str) -> List[AirbyteStateMessage]:
         if isinstance(entry, dict) and (entry.get("type") == LEGACY or ("data" in entry and "type" not in entry)):
             logger.info(f"The state file {path} holds a LEGACY state: applying it per stream.")
             messages.extend(_per_stream(entry.get("data"), path))
+        elif isinstance(entry, dict) and entry.get("type") == GLOBAL:
+            messages.extend(_from_global(entry.get("global"), path))
         else:
             messages.append(_state_message(entry, path))
-    return messages
+    return _of_this_connector(messages, path)
+
+
+def _from_global(global_state: Any, path: str) -> List[AirbyteStateMessage]:
+    """The connector never writes a GLOBAL state; its per-stream states are still usable."""
+    if not isinstance(global_state, Mapping) or not isinstance(global_state.get("stream_states"), list):
+        raise ConfigError(_state_form_error(path, "a GLOBAL state without a list of stream_states"))
+    shared = ", its shared_state ignored" if global_state.get("shared_state") else ""
+    logger.warning(
+        f"The state file {path} holds a GLOBAL state, which this connector never writes (it keeps a STREAM state "
+        f"per stream): its stream_states are applied per stream{shared}."
+    )
+    return [_state_message({"type": "STREAM", "stream": entry}, path) for entry in global_state["stream_states"]]
+
+
+def _of_this_connector(messages: List[AirbyteStateMessage], path: str) -> List[AirbyteStateMessage]:
+    """Drops, with a warning, the states of streams this connector does not have."""
+    foreign = sorted(
+        {
+            m.stream.stream_descriptor.name
+            for m in messages
+            if m.stream and m.stream.stream_descriptor.name not in REPORT_NAMES
+        }
+    )
+    if not foreign:
+        return messages
+    logger.warning(
+        f"The state file {path} has state for streams this connector does not have: {', '.join(map(repr, foreign))}. "
+        f"It is ignored (was it saved by another connector?); this connector's streams are {', '.join(REPORT_NAMES)}."
+    )
+    return [m for m in messages if not (m.stream and m.stream.stream_descriptor.name in foreign)]
 
 
 def _per_stream(data: Any, path: str) -> List[AirbyteStateMessage]:

@@ -73,9 +73,56 @@ def test_given_legacy_state_message_when_read_then_per_stream_messages(tmp_path)
 
 def test_given_stream_state_messages_when_read_then_unchanged(tmp_path):
     path = tmp_path / "state.json"
-    state = {"type": "STREAM", "stream": {"stream_descriptor": {"name": "g"}, "stream_state": {"call_date": "x"}}}
+    state = {
+        "type": "STREAM",
+        "stream": {"stream_descriptor": {"name": "geographical_data"}, "stream_state": {"call_date": "x"}},
+    }
     path.write_text(json.dumps([state]))
 
     [message] = SourceAvidtrak.read_state(str(path))
 
-    assert message.stream.stream_descriptor.name == "g" and message.stream.stream_state.__dict__ == {"call_date": "x"}
+    assert message.stream.stream_descriptor.name == "geographical_data" and message.stream.stream_state.__dict__ == {
+        "call_date": "x"
+    }
+
+
+def stream_state(name: str, state: dict) -> dict:
+    return {"type": "STREAM", "stream": {"stream_descriptor": {"name": name}, "stream_state": state}}
+
+
+def test_given_a_global_state_when_read_then_its_stream_states_apply_with_a_warning(tmp_path, caplog):
+    path = tmp_path / "state.json"
+    streams = [stream_state("geographical_data", {"call_date": "2026-11-20T23:59:59"})["stream"]]
+    path.write_text(json.dumps([{"type": "GLOBAL", "global": {"shared_state": {"x": 1}, "stream_states": streams}}]))
+
+    messages = SourceAvidtrak.read_state(str(path))
+
+    assert [(m.stream.stream_descriptor.name, m.stream.stream_state.call_date) for m in messages] == [
+        ("geographical_data", "2026-11-20T23:59:59")
+    ]
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert len(warnings) == 1 and "GLOBAL" in warnings[0] and "shared_state ignored" in warnings[0]
+
+
+def test_given_a_global_state_without_stream_states_when_read_then_config_error_saying_what_is_expected(tmp_path):
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps([{"type": "GLOBAL", "global": {"shared_state": {}}}]))
+
+    with pytest.raises(ConfigError) as raised:
+        SourceAvidtrak.read_state(str(path))
+
+    assert "GLOBAL" in (raised.value.message or "") and '"type": "STREAM"' in (raised.value.message or "")
+
+
+def test_given_another_connectors_streams_in_the_state_when_read_then_dropped_with_a_warning_naming_them(
+    tmp_path, caplog
+):
+    path = tmp_path / "state.json"
+    ours = stream_state("offline_portal_calls", {"call_date": "2026-11-20T23:59:59"})
+    path.write_text(json.dumps([stream_state("users", {"updated_at": "2026-11-20"}), ours]))
+
+    messages = SourceAvidtrak.read_state(str(path))
+
+    assert [m.stream.stream_descriptor.name for m in messages] == ["offline_portal_calls"]
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert len(warnings) == 1 and "'users'" in warnings[0] and "geographical_data" in warnings[0]

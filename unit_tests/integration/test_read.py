@@ -367,3 +367,18 @@ def test_given_a_reader_that_stops_mid_window_then_the_window_frees_its_worker_s
     waiter.start()
     waiter.join(5)
     assert taken == [True], "the slot was not freed: the slicer would wait forever"
+
+
+def test_given_a_state_with_another_cursor_key_when_read_then_a_warning_and_the_configured_range(http_mocker):
+    http_mocker.get(offline("2026-11-24"), ok(row(OFFLINE_PORTAL_CALLS, call_id="a", call_date="2026-11-24 09:00:00")))
+
+    output = run_read(
+        config().with_single_date("2026-11-24").build(),
+        OFFLINE_PORTAL_CALLS,
+        sync_mode=SyncMode.incremental,
+        state={OFFLINE_PORTAL_CALLS: {"updated_at": "2026-11-30T00:00:00"}},
+    )
+
+    assert [record["call_id"] for record in record_data(output)] == ["a"]
+    warnings = [log.log.message for log in output.logs if log.log.level.value == "WARN"]
+    assert len(warnings) == 1 and "'updated_at'" in warnings[0] and "'call_date'" in warnings[0]
