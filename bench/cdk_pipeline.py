@@ -94,6 +94,7 @@ def write_inputs(workdir: str, first: date, last: date):
         "pin_code": "sim-pin-0001",
         "base_url": "http://127.0.0.1:9",
         "num_workers": 3,
+        "window_days": 1,  # the stubs look records up by the day a window starts
         "duration": {
             "mode": "date_range",
             "date_from": {"mode": "specific", "specific_date_from": first.isoformat()},
