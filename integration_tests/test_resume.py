@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import signal
 import subprocess
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 from airbyte_cdk.models import FailureType
@@ -125,7 +125,9 @@ def cursors(stream_state: Dict[str, Any]) -> Dict[str, str]:
     return {entry["partition"]["account"]: entry["cursor"]["call_date"] for entry in stream_state["states"]}
 
 
-def settings_for(sim, num_workers: int, accounts: Tuple[str, ...]) -> Dict[str, Any]:
+def settings_for(sim, num_workers: int, accounts: Tuple[str, ...], window_days: Optional[int] = 1) -> Dict[str, Any]:
+    """`window_days` 1: 12 windows a stream and account, so a kill after a few STATEs lands mid-sync;
+    None: windows sized by the data (pages of 10 rows make several)."""
     clients = [{"name": CLIENT[0], "pin_code": CLIENT[1]}] if CLIENT[0] in accounts else []
     return config(
         sim.base_url,
@@ -133,7 +135,7 @@ def settings_for(sim, num_workers: int, accounts: Tuple[str, ...]) -> Dict[str, 
         first=FIRST.isoformat(),
         last=LAST.isoformat(),
         page_size=10,
-        window_days=1,  # 12 windows a stream and account: a kill after a few STATEs lands mid-sync
+        **({"window_days": window_days} if window_days else {}),
         num_workers=num_workers,
         lookback_days=LOOKBACK_DAYS,
         client_accounts=clients,
@@ -176,19 +178,21 @@ def assert_states_follow_their_records(messages, expected: Dict[str, Dict[Key, s
                 assert not missing, (stream, account, covered, sorted(missing)[:3])
 
 
-@pytest.mark.parametrize("num_workers", [1, 2])
+@pytest.mark.parametrize("num_workers, window_days", [(1, 1), (2, 1), (2, None)])
 def test_given_sync_killed_after_some_states_when_resumed_from_last_state_then_union_equals_clean_run(
-    slow_sim, same_account, accounts, clean_run, tmp_path, num_workers
+    slow_sim, same_account, accounts, clean_run, tmp_path, num_workers, window_days
 ):
-    settings = settings_for(slow_sim, num_workers, accounts)
+    settings = settings_for(slow_sim, num_workers, accounts, window_days)
 
     first_run, killed_mid_sync = read_then_kill(
-        write_args(tmp_path / "first", "read", settings, catalog(GEO, OFFLINE)), KILL_AFTER_STATES
+        # Windows sized by the data are fewer (a few per stream and account): kill sooner.
+        write_args(tmp_path / "first", "read", settings, catalog(GEO, OFFLINE)),
+        KILL_AFTER_STATES if window_days else 2,
     )
     assert killed_mid_sync
     assert_states_follow_their_records(first_run, ground_truth(slow_sim, accounts))
     saved = last_states(first_run)
-    resumed = settings_for(same_account, num_workers, accounts)
+    resumed = settings_for(same_account, num_workers, accounts, window_days)
     second = connector(tmp_path / "second").run("read", resumed, catalog(GEO, OFFLINE), list(saved.values()))
     assert second.returncode == 0 and second.errors == []
 
