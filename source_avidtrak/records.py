@@ -1,17 +1,12 @@
 """Rows (all strings on the wire) -> typed records that match the stream's JSON schema.
 
-Replaces the CDK's generic TypeTransformer, which profiling showed to be most of the
-per-record cost; unit tests check that both give the same records for schema fields.
-
-Decisions (documented in the README):
-- An empty string is "no value" and becomes null, in every field.
-- Fields the schema does not list pass through untouched.
-- A value that cannot be converted to its schema type becomes null and its raw text is
-  kept under `_avidtrak_unparsed` (field -> raw), so nothing is lost; the caller warns
-  with a count. A row without `call_id` is emitted too (with no primary key) and counted.
-- Every record carries `account`, the name of the AvidTrak account it was read from (set
-  by the connector, over any field of that name in the row): call ids are unique within
-  one account only, so the primary key is `["account", "call_id"]`.
+Replaces the CDK's generic TypeTransformer, most of the per-record cost when profiled;
+unit tests check both give the same records for schema fields. The rules (the manual's
+Data type map): "" is null in every field; fields the schema does not list pass through;
+a value that does not convert is null, its raw text kept under `_avidtrak_unparsed`, and
+counted; a row without `call_id` is emitted and counted. Every record carries `account`
+(over any field of that name): call ids are unique per account, so the primary key is
+`["account", "call_id"]`.
 """
 
 from __future__ import annotations

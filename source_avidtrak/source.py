@@ -2,14 +2,9 @@
 
 The source holds only what its constructor is given (clock, retry policy, timing, stream
 classes), so every entrypoint (the console script, the CDK's `launch`, its test
-`entrypoint_wrapper`) runs the same code. Each command validates the config into
-`Settings` first (a ConfigError before any request); `read` then assembles one `Sync`
-(sync.py) for that read alone.
-
-Config checks: `configure`, which the CDK's entrypoint calls before any command's own
-validation, runs the connector's (`parse_settings`, whose messages name the field and the
-fix), then the CDK's JSON-schema validation against spec.yaml for anything left. So check,
-discover and read fail alike: a config_error TRACE and exit status 1.
+`entrypoint_wrapper`) runs the same code. The config checks run first, in the CDK's
+`configure` hook, for check, discover and read alike (a config_error TRACE, exit status 1),
+then the CDK's JSON-schema validation for anything left; `read` builds one `Sync`.
 """
 
 from __future__ import annotations
