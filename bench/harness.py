@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 try:  # the CDK's own JSON library: fingerprinting a year's 1.46 M lines with json takes a minute
     import orjson
@@ -129,12 +129,20 @@ class Simulator:
 
     def stats(self) -> Dict[str, int]:
         """API requests received so far, and how many the token bucket answered 429."""
-        # A bare HTTP/1.0 GET: urllib and http.client would load ssl (OpenSSL) into the bench.
+        return json.loads(self._control("GET", "stats"))
+
+    def add_faults(self, faults: List[Dict[str, Any]]) -> None:
+        """Misbehaviours served instead of normal replies (integration_tests.simulator.Fault)."""
+        self._control("POST", "faults", json.dumps(faults).encode())
+
+    def _control(self, verb: str, route: str, body: bytes = b"") -> bytes:
+        # A bare HTTP/1.0 request: urllib and http.client would load ssl (OpenSSL) into the bench.
         host, _, port = self.url.removeprefix("http://").partition(":")
+        head = f"{verb} /__sim__/{route} HTTP/1.0\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n\r\n"
         with socket.create_connection((host, int(port)), timeout=10) as connection:
-            connection.sendall(b"GET /__sim__/stats HTTP/1.0\r\nHost: " + host.encode() + b"\r\n\r\n")
+            connection.sendall(head.encode() + body)
             reply = b"".join(iter(lambda: connection.recv(65536), b""))
-        return json.loads(reply.partition(b"\r\n\r\n")[2])
+        return reply.partition(b"\r\n\r\n")[2]
 
     def __exit__(self, *exc_info) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -15,13 +15,19 @@ at 500 calls/day (QUICK_YEAR_CALLS_PER_DAY), so that the whole quick bench fits 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import time
 from typing import List, Optional, Tuple
 
-from harness import Run, Series, Simulator, run_measured
+from harness import Run, Series, Simulator, child_env, run_measured
 from programs import SPEC, Programs, Scenario, checked_run, print_table, require_same, spec_command, verdict
 
 RATE, BURST, WORKERS = 5, 5, 10
 RATE_LIMITED = Scenario(50, 60)
+# A burst of 429s at the start of a read, and a Retry-After of a day (issue 17's black-box runs).
+STORMY = Scenario(30, 30)
+STORM_REFUSALS, STORM_COST_S, DAY_S = 30, 30.0, 86400
 YEAR_CALLS_PER_DAY = 2000
 # --quick: the same year of windows, pages and state, a quarter of the calls, so that the
 # whole quick run stays within 5 minutes on 2 cores (the full year alone takes 3.5).
@@ -85,6 +91,57 @@ def rate_limit(runs: int, workdir: str) -> List[bool]:
                 )
             )
     return results
+
+
+def storms(workdir: str) -> List[bool]:
+    """The same read quiet, then with its first 30 requests answered 429 (Retry-After 1), then with
+    every request answered 429 with a Retry-After of a day: the connector's default windows."""
+    programs = Programs(workdir, STORMY)
+    with Simulator(STORMY.calls_per_day) as quiet:
+        quiet_run, reference = checked_run(
+            programs.connector(quiet.url, num_workers=WORKERS, window_days=None), workdir
+        )
+    with Simulator(STORMY.calls_per_day) as stormy:
+        stormy.add_faults([{"kind": "rate_limit", "times": STORM_REFUSALS, "retry_after": "1"}])
+        storm_run, read = checked_run(programs.connector(stormy.url, num_workers=WORKERS, window_days=None), workdir)
+    with Simulator(STORMY.calls_per_day) as closed:
+        closed.add_faults([{"kind": "rate_limit", "times": None, "retry_after": str(DAY_S)}])
+        started = time.monotonic()
+        day = subprocess.run(
+            programs.connector(closed.url, num_workers=WORKERS, window_days=None),
+            capture_output=True,
+            text=True,
+            env=child_env(),
+        )
+        day_s = time.monotonic() - started
+    print_table(
+        f"429s: {STORMY.describe()}, num_workers {WORKERS}",
+        [
+            Series("connector, quiet", reference.records, [quiet_run]),
+            Series(f"connector, first {STORM_REFUSALS} requests 429", read.records, [storm_run]),
+        ],
+    )
+    extra = storm_run.wall_s - quiet_run.wall_s
+    errors = [
+        m["trace"]["error"]
+        for m in map(json.loads, day.stdout.splitlines())
+        if m.get("type") == "TRACE" and m["trace"].get("type") == "ERROR"
+    ]
+    message = errors[-1]["message"] if errors else "no error"
+    print(f"Retry-After of a day: exit {day.returncode} after {day_s:.2f} s, {len(errors)} error(s): {message}")
+    return [
+        verdict(
+            "429 storm",
+            read == reference and extra <= STORM_COST_S,
+            f"every record ({read.records:,}, digest equal to the quiet read's); {storm_run.wall_s:.2f} s against "
+            f"{quiet_run.wall_s:.2f} s quiet: {extra:+.2f} s (target <= {STORM_COST_S:g} s more)",
+        ),
+        verdict(
+            "Retry-After of a day",
+            day.returncode == 1 and len(errors) == 1 and f"{DAY_S} s" in message and day_s <= 10,
+            f"exit {day.returncode} after {day_s:.2f} s (target: at once, <= 10 s, one error naming the wait)",
+        ),
+    ]
 
 
 def year_backfill(workdir: str, calls_per_day: int = YEAR_CALLS_PER_DAY) -> List[bool]:

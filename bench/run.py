@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from agency import backfill_and_daily, big_account, thousand_accounts
 from baseline import BASELINE, side_by_side
 from harness import REPO, Series, bench_rss_mib, run_measured
-from limits import QUICK_YEAR_CALLS_PER_DAY, YEAR_CALLS_PER_DAY, rate_limit, year_backfill
+from limits import QUICK_YEAR_CALLS_PER_DAY, YEAR_CALLS_PER_DAY, rate_limit, storms, year_backfill
 from programs import (
     CDK_IMPORT,
     FIRST_DAY,
@@ -46,7 +46,7 @@ from programs import (
 )
 
 CDK_PIPELINE = "bench/cdk_pipeline.py"
-GROUPS = ("throughput", "baseline", "concurrency", "startup", "rate-limit", "year", "floor", "big", "thousand")
+GROUPS = ("throughput", "baseline", "concurrency", "startup", "rate-limit", "storm", "year", "floor", "big", "thousand")
 
 
 def check_peer_schemas() -> None:
@@ -89,6 +89,7 @@ def main(argv=None) -> int:
         "concurrency": lambda workdir: concurrency(runs, workdir),
         "startup": lambda workdir: startup(max(runs, 5)),
         "rate-limit": lambda workdir: rate_limit(runs, workdir),
+        "storm": storms,
         "year": lambda workdir: year_backfill(workdir, year_calls),
         "floor": backfill_and_daily,
         "big": lambda workdir: big_account(max(runs, 2) if args.quick else runs, workdir),
