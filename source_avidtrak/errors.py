@@ -55,6 +55,12 @@ class RetryPolicy:
     connect_timeout_seconds: float = 10.0
     read_timeout_seconds: float = 120.0
 
+    def retry_after_wait(self, retry_after: Optional[float]) -> Optional[float]:
+        """The wait a `Retry-After` asks for (none: the floor), or None when it is beyond the cap:
+        a sync does not wait that long, the request fails instead (the handler and the budget)."""
+        wait = max(retry_after or 0.0, self.retry_after_floor_seconds)
+        return None if wait > self.cap_seconds else wait
+
 
 def describe_request(request: Optional[requests.PreparedRequest]) -> str:
     """`geographical_data, 2026-11-01 00:00:00..2026-11-01 23:59:59, page 2` (no pin)."""
@@ -127,7 +133,7 @@ class AvidTrakErrorHandler(ErrorHandler):
         """A 429 is retried after its Retry-After; one beyond the cap ends the request now."""
         seconds = retry_after_seconds(response)
         where = _where(response)
-        if seconds is None or seconds <= self._policy.cap_seconds:
+        if seconds is None or self._policy.retry_after_wait(seconds) is not None:
             return _retry(f"AvidTrak limits requests (HTTP 429) for {where}.")
         return _fail(
             f"AvidTrak limits requests (HTTP 429) and asked to wait {_too_long(seconds, self._policy.cap_seconds)}, "
@@ -258,7 +264,8 @@ class AvidTrakBackoffStrategy(BackoffStrategy):
     def backoff_time(self, response_or_exception: ResponseOrException, attempt_count: int) -> Optional[float]:
         retry_after = retry_after_seconds(response_or_exception)
         if retry_after is not None:
-            return min(max(retry_after, self._policy.retry_after_floor_seconds), self._policy.cap_seconds)
+            wait = self._policy.retry_after_wait(retry_after)
+            return self._policy.cap_seconds if wait is None else wait
         exponential = self._policy.base_seconds * 2.0 ** max(attempt_count - 1, 0)
         return min(exponential, self._policy.cap_seconds)
 

@@ -82,8 +82,8 @@ class AvidTrakBudget(APIBudget):
         self.rate_limited(retry_after_seconds(response))
 
     def rate_limited(self, retry_after: Optional[float]) -> None:
-        pause = max(retry_after or 0.0, self.retry_policy.retry_after_floor_seconds)
-        if pause > self.retry_policy.cap_seconds:
+        pause = self.retry_policy.retry_after_wait(retry_after)
+        if pause is None:  # errors.py ends that request: nobody waits a day
             return
         with self._lock:
             now = self._clock()
