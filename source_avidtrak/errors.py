@@ -132,7 +132,7 @@ class AvidTrakErrorHandler(ErrorHandler):
     def _rate_limited(self, response: requests.Response) -> ErrorResolution:
         """A 429 is retried after its Retry-After; one beyond the cap ends the request now."""
         seconds = retry_after_seconds(response)
-        where = _where(response)
+        where = describe_response(response)
         if seconds is None or self._policy.retry_after_wait(seconds) is not None:
             return _retry(f"AvidTrak limits requests (HTTP 429) for {where}.")
         return _fail(
@@ -159,7 +159,7 @@ class AvidTrakErrorHandler(ErrorHandler):
         if status == requests.codes.too_many_requests:
             return self._rate_limited(response)
         if status in TRANSIENT_HTTP_STATUSES:
-            return _retry(f"AvidTrak answered HTTP {status} for {_where(response)}.")
+            return _retry(f"AvidTrak answered HTTP {status} for {describe_response(response)}.")
         try:
             self._envelopes.of(response)  # parsed once here; the stream reads the same envelope
         except api.UnexpectedShape as error:
@@ -169,9 +169,11 @@ class AvidTrakErrorHandler(ErrorHandler):
             if self._attempts.count(request) > 1:
                 self._attempts.forget(request)
                 return ErrorResolution(response_action=ResponseAction.SUCCESS)
-            return _retry(f"AvidTrak sent a response that is not an API response for {_where(response)}: {error}.")
+            return _retry(
+                f"AvidTrak sent a response that is not an API response for {describe_response(response)}: {error}."
+            )
         except api.MalformedResponse as error:
-            where = _where(response)
+            where = describe_response(response)
             if status in CONFIG_HTTP_STATUSES:
                 return _fail(
                     f"AvidTrak answered HTTP {status} without an API response for {where}. Check the Base URL: "
@@ -233,7 +235,8 @@ def _error(message: str, failure_type: FailureType) -> AirbyteTracedException:
     return AirbyteTracedException(message=message, internal_message=message, failure_type=failure_type)
 
 
-def _where(response: requests.Response) -> str:
+def describe_response(response: requests.Response) -> str:
+    """describe_request of the request a response answers (a mocked one's too)."""
     return describe_request(_request_of(response))
 
 

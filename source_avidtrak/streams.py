@@ -25,7 +25,7 @@ from source_avidtrak.accounts import Account
 from source_avidtrak.components import Window
 from source_avidtrak.config import Settings
 from source_avidtrak.cursor import AccountCursor
-from source_avidtrak.errors import AvidTrakBackoffStrategy, AvidTrakErrorHandler, describe_request, envelope_error
+from source_avidtrak.errors import AvidTrakBackoffStrategy, AvidTrakErrorHandler, describe_response, envelope_error
 from source_avidtrak.failures import Failures
 from source_avidtrak.rate_budget import AvidTrakBudget
 from source_avidtrak.records import ACCOUNT_FIELD, PRIMARY_KEY, RecordTyper
@@ -193,13 +193,13 @@ class AvidTrakStream(HttpStream, ABC):
             envelope = self._envelopes.of(response)
         except api.UnexpectedShape as shape:  # the error handler allowed its one retry
             raise AirbyteTracedException(
-                message=f"AvidTrak sent a response of an unexpected shape for {describe_request(response.request)}: "
+                message=f"AvidTrak sent a response of an unexpected shape for {describe_response(response)}: "
                 f"{shape}. Please report it.",
                 failure_type=FailureType.system_error,
             ) from None
         if not (envelope.is_success or envelope.is_no_data):
             named = account if self._settings.names_accounts else None
-            raise envelope_error(envelope, describe_request(response.request), self.report, self.method, named)
+            raise envelope_error(envelope, describe_response(response), self.report, self.method, named)
         if envelope.is_no_data and self._page.number == api.FIRST_PAGE:
             window = Window.from_slice(stream_slice or {})
             self.logger.info(f"{self._who(account)}: no calls on {window.describe()} (AvidTrak's code 0, no data)")
