@@ -219,8 +219,7 @@ def _parse_timezone(name: Any) -> ZoneInfo:
 def _bounded_int(config: Mapping[str, Any], key: str) -> Any:
     """The integer at `key`, or its default (None where the spec has none); within the spec's bounds."""
     spec = spec_schema.field(key)
-    value = config.get(key)
-    value = spec.get("default") if value is None else value
+    value = _value(config, key)
     if value is None:  # optional without a default: window_days
         return None
     low, high = spec["minimum"], spec["maximum"]

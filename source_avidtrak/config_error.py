@@ -26,7 +26,8 @@ def spec_title(*path: str) -> str:
 
 
 def spec_default(*path: str) -> Any:
-    return spec_schema.field(*path)["default"]
+    """The spec's default; None for a key without one (window_days)."""
+    return spec_schema.field(*path).get("default")
 
 
 def missing_key_message(subject: str, key: str, found: Mapping[str, Any], known: Any) -> str:
