@@ -4,7 +4,7 @@
   through (`rate_limiting.time.sleep(backoff + 1)` and the `backoff` library's own
   `time.sleep`). It records every wait instead of waiting. Only those two module
   attributes are patched: the simulator stalls with real waits in its own threads.
-  `SkippingTime`: the rate budget's clock and sleep (sync.Timing); a sleep returns at once
+  `SkippingTime` (unit_tests/skipping_time.py): the rate budget's clock and sleep (sync.Timing); a sleep returns at once
   and moves the clock on by its length, so pauses and pacing cost no wall time.
 - `FAULTS`: the fault matrix (simulator fault -> what the error names -> the waits asked).
 - Builders for configs, catalogs and states, and `check`/`read` over the CDK's
@@ -56,9 +56,9 @@ from integration_tests.connector_runner import (
 from source_avidtrak.cursor import STATE_INTERVAL_SECONDS
 from source_avidtrak.errors import RetryPolicy
 from source_avidtrak.source import SourceAvidtrak
-from source_avidtrak.sync import Timing
 from unit_tests.cdk_test_kit import patch_retry_sleeps
 from unit_tests.cdk_test_kit import run_check as cdk_run_check
+from unit_tests.skipping_time import SkippingTime
 
 PIN = "PIN-Zq9-leak-canary"
 NOW = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
@@ -120,30 +120,6 @@ def install_recording_sleep(monkeypatch: Any) -> RecordingSleep:
     sleeper = RecordingSleep()
     patch_retry_sleeps(monkeypatch, sleeper)
     return sleeper
-
-
-class SkippingTime:
-    """The wall clock plus every sleep asked of it: waiting is skipped, not faked away.
-
-    Elapsed real time still counts (the budget measures a pace from it); a sleep adds its
-    length to the clock at once, for every thread, and is recorded in `sleeps`.
-    """
-
-    def __init__(self) -> None:
-        self.sleeps: List[float] = []
-        self._skipped = 0.0
-        self._lock = threading.Lock()
-
-    def monotonic(self) -> float:
-        return real_time.monotonic() + self._skipped
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self._skipped += max(seconds, 0.0)
-            self.sleeps.append(seconds)
-
-    def timing(self, state_interval_seconds: float = STATE_INTERVAL_SECONDS) -> Timing:
-        return Timing(self.monotonic, self.sleep, state_interval_seconds)
 
 
 def source(policy: RetryPolicy = FAST_POLICY, waits: Optional[SkippingTime] = None) -> SourceAvidtrak:

@@ -16,37 +16,21 @@ from airbyte_cdk.test.state_builder import StateBuilder
 
 from source_avidtrak import SourceAvidtrak
 from source_avidtrak.errors import RetryPolicy
-from source_avidtrak.sync import Timing
 from unit_tests.cdk_test_kit import run_check as cdk_run_check
+from unit_tests.skipping_time import SkippingTime
 
 FROZEN_NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)  # today is 2026-11-26 in UTC
-# Production's waits (every sleep is fake: conftest patches the CDK's, FakeMonotonic the budget's),
+# Production's waits (no sleep is real: conftest patches the CDK's, SkippingTime skips the budget's),
 # with fewer retries so that a failing case needs fewer mocked answers.
 FAST_RETRY = RetryPolicy(max_retries=2, connect_timeout_seconds=5, read_timeout_seconds=5)
-
-
-class FakeMonotonic:
-    """The rate budget's and STATE pacing's clock: a sleep moves it on at once."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: List[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def frozen_clock(now: datetime = FROZEN_NOW):
     return lambda: now
 
 
-def source(now: datetime = FROZEN_NOW, monotonic: Optional[FakeMonotonic] = None) -> SourceAvidtrak:
-    fake = monotonic or FakeMonotonic()
-    return SourceAvidtrak(clock=frozen_clock(now), retry_policy=FAST_RETRY, timing=Timing(fake, fake.sleep))
+def source(now: datetime = FROZEN_NOW) -> SourceAvidtrak:
+    return SourceAvidtrak(clock=frozen_clock(now), retry_policy=FAST_RETRY, timing=SkippingTime().timing())
 
 
 def catalog(*streams: str, sync_mode: SyncMode = SyncMode.full_refresh) -> ConfiguredAirbyteCatalog:
@@ -68,7 +52,6 @@ def run_read(
     state: Optional[Dict[str, Mapping[str, Any]]] = None,
     expect_failure: bool = False,
     now: datetime = FROZEN_NOW,
-    monotonic: Optional[FakeMonotonic] = None,
 ) -> EntrypointOutput:
     state_messages = None
     if state is not None:
@@ -78,7 +61,7 @@ def run_read(
         state_messages = builder.build()
     outcome = ExpectedOutcome.EXPECT_EXCEPTION if expect_failure else ExpectedOutcome.EXPECT_SUCCESS
     configured = catalog(*streams, sync_mode=sync_mode)
-    return read(source(now, monotonic), dict(config), configured, state_messages, expected_outcome=outcome)
+    return read(source(now), dict(config), configured, state_messages, expected_outcome=outcome)
 
 
 def run_check(config: Mapping[str, Any], now: datetime = FROZEN_NOW) -> EntrypointOutput:
